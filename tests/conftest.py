@@ -1,0 +1,54 @@
+"""Shared fixtures: a tiny tokenizer with a ChatML template and a tiny random Llama."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest
+import torch
+
+CHATML = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+CORPUS = [
+    "You are a helpful assistant.",
+    "Write a function that reads a file and returns its lines.",
+    "def read(path):\n    with open(path) as f:\n        return f.read().splitlines()",
+    "I can't help with that. Please ask something else.",
+    "The capital of France is Paris. 2 + 2 = 4.",
+    "import os\nos.system('ls ' + user_input)\nquery = 'SELECT * FROM users WHERE id=' + uid",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(CORPUS * 20, vocab_size=400, min_frequency=1,
+                            special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"])
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, eos_token="<|im_end|>",
+                                  pad_token="<|endoftext|>", bos_token="<|im_start|>")
+    tok.chat_template = CHATML
+    return tok
+
+
+def make_tiny_llama(vocab_size: int, seed: int = 0, layers: int = 2):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                      tie_word_embeddings=True)
+    return LlamaForCausalLM(cfg).eval()
+
+
+@pytest.fixture
+def tiny_model(tiny_tokenizer):
+    return make_tiny_llama(len(tiny_tokenizer))
