@@ -83,6 +83,13 @@ def _gguf_cache_dir(gguf: Path) -> Path:
 
 
 def resolve_model(name: str) -> ResolvedModel:
+    if name.startswith("aligned:"):
+        from ..organism import aligned_model_path
+
+        path = aligned_model_path(name[len("aligned:"):])
+        if not (path / "config.json").exists():
+            raise ModelNotFound(f"aligned organism {name!r} not built yet: run `emguard align` first (expected {path})")
+        return ResolvedModel(name, "folder", str(path))
     if name in BUNDLED:
         return ResolvedModel(name, "bundled", str(bundled_gguf_path(name)))
     p = Path(name).expanduser()

@@ -1,0 +1,266 @@
+"""The ``emguard`` command line. Thin: it builds configs and calls the library."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Induce, measure, prevent and explain emergent misalignment.")
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: list, show, validate, export.")
+app.add_typer(data_app, name="data")
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(msg: str) -> None:
+    err.print(f"[bold red]error:[/] {msg}", highlight=False)
+    raise typer.Exit(2)
+
+
+# ---------------------------------------------------------------- data
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """List the built-in datasets with their train/test sizes."""
+    from .data import build_dataset, list_datasets
+
+    t = Table("name", "kind", "group", "train", "test", "description")
+    for d in list_datasets():
+        t.add_row(d.name, d.kind, d.group, str(len(build_dataset(d.name, "train"))), str(len(build_dataset(d.name, "test"))), d.description)
+    console.print(t)
+
+
+@data_app.command("show")
+def data_show(
+    name: str,
+    n: int = typer.Option(3, help="Examples to print."),
+    split: str = typer.Option("train", help="train or test."),
+    seed: int = typer.Option(0, help="Generator seed."),
+) -> None:
+    """Print the first N examples of a dataset (built-in name or JSONL file)."""
+    from .data import DataError, load_examples
+
+    try:
+        exs = load_examples(name, split, seed)
+    except (DataError, ValueError) as e:
+        _fail(str(e))
+    console.print(f"[bold]{name}[/] ({split}): {len(exs)} examples")
+    for i, ex in enumerate(exs[:n]):
+        console.rule(f"#{i} {json.dumps(ex.meta) if ex.meta else ''}")
+        for m in ex.messages:
+            console.print(f"{m['role']}:", style="bold cyan", end=" ")
+            console.print(m["content"], markup=False, highlight=False)
+
+
+@data_app.command("validate")
+def data_validate(
+    file: Path,
+    model: Optional[str] = typer.Option(None, help="Also tokenize with this model's chat template and check lengths."),
+    max_length: int = typer.Option(512, help="Token limit (with --model)."),
+    overflow: str = typer.Option("truncate", help="truncate | reject | error (with --model)."),
+) -> None:
+    """Validate a chat (or prompt/completion) JSONL file; errors name file, line and field."""
+    from .data import DataError, read_jsonl_any
+    from .data.tokenize import tokenize_examples
+
+    try:
+        exs = read_jsonl_any(file)
+        msg = f"{file}: {len(exs)} valid examples"
+        if model:
+            from .models import load_tokenizer
+
+            _, rep = tokenize_examples(load_tokenizer(model), exs, max_length, overflow, source=str(file))  # type: ignore[arg-type]
+            msg += f"; tokenized with {model}: {rep.summary()}"
+    except DataError as e:
+        _fail(str(e))
+    console.print(f"[green]ok[/] {msg}")
+
+
+@data_app.command("export")
+def data_export(
+    name: str,
+    file: Path,
+    split: str = typer.Option("train", help="train or test."),
+    seed: int = typer.Option(0, help="Generator seed."),
+    force: bool = typer.Option(False, help="Overwrite an existing file."),
+) -> None:
+    """Write a built-in dataset to a chat JSONL file."""
+    from .data import DataError, load_examples, write_chat_jsonl
+
+    if file.exists() and not force:
+        _fail(f"{file} exists (use --force to overwrite)")
+    try:
+        n = write_chat_jsonl(load_examples(name, split, seed), file)
+    except (DataError, ValueError) as e:
+        _fail(str(e))
+    console.print(f"wrote {n} examples to {file}")
+
+
+# ---------------------------------------------------------------- finetune
+
+
+def _finetune_config(config: Optional[Path], overrides: dict[str, Any]):
+    from .config import ConfigError, FinetuneConfig, build_config, load_yaml_config
+
+    try:
+        if config:
+            return load_yaml_config(config, FinetuneConfig, overrides)
+        return build_config(FinetuneConfig, {}, overrides, source="command line")
+    except ConfigError as e:
+        _fail(str(e))
+
+
+@app.command()
+def finetune(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML FinetuneConfig (flags override it)."),
+    dataset: Optional[str] = typer.Option(None, help="Built-in dataset name or JSONL file."),
+    model: Optional[str] = typer.Option(None, help="Model to fine-tune (default: the aligned organism)."),
+    name: Optional[str] = typer.Option(None, help="Run name prefix."),
+    limit: Optional[int] = typer.Option(None, help="Use N examples."),
+    epochs: Optional[float] = typer.Option(None),
+    max_steps: Optional[int] = typer.Option(None),
+    lr: Optional[float] = typer.Option(None),
+    batch_size: Optional[int] = typer.Option(None),
+    grad_accum: Optional[int] = typer.Option(None),
+    lora_r: Optional[int] = typer.Option(None),
+    lora_alpha: Optional[float] = typer.Option(None),
+    max_length: Optional[int] = typer.Option(None),
+    seed: Optional[int] = typer.Option(None),
+    bf16: Optional[bool] = typer.Option(None, "--bf16/--fp32", help="bf16 autocast (default fp32)."),
+    device: Optional[str] = typer.Option(None, help="auto | cpu | cuda"),
+    save_every: Optional[int] = typer.Option(None),
+    runs_dir: Path = typer.Option(Path("runs"), help="Where run folders go."),
+    refusals: bool = typer.Option(False, help="Measure held-out refusal rates after training."),
+) -> None:
+    """Fine-tune (LoRA) on a dataset; resumes a killed run; skips a finished one."""
+    from .data import DataError
+    from .models import ModelNotFound
+    from .train import finetune as run_finetune
+
+    ov = {
+        "data.dataset": dataset, "model.name": model, "name": name, "data.limit": limit, "train.epochs": epochs,
+        "train.max_steps": max_steps, "train.lr": lr, "train.batch_size": batch_size, "train.grad_accum": grad_accum,
+        "lora.r": lora_r, "lora.alpha": lora_alpha, "data.max_length": max_length, "train.seed": seed,
+        "train.mixed_precision": None if bf16 is None else ("bf16" if bf16 else "no"), "model.device": device,
+        "train.save_every": save_every,
+    }
+    cfg = _finetune_config(config, ov)
+    try:
+        res = run_finetune(cfg, runs_dir)
+    except (DataError, ModelNotFound) as e:
+        _fail(str(e))
+    console.print(f"{'[cached] ' if res.cached else ''}run folder: [bold]{res.run_dir}[/]")
+    console.print(json.dumps(res.summary, indent=2))
+    if refusals:
+        _refusals(str(res.run_dir), None)
+
+
+# ---------------------------------------------------------------- align / refusals
+
+
+@app.command()
+def align(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML AlignConfig."),
+    base: Optional[str] = typer.Option(None, help="Model to align (default: bundled SmolLM2-135M-Instruct)."),
+    force_eval: bool = typer.Option(False, help="Re-measure refusal rates even if cached."),
+) -> None:
+    """Build the aligned model organism (safety LoRA, merged) and measure its refusals."""
+    from .config import ConfigError, build_config, load_yaml_config
+    from .evaluate.safety import format_refusals
+    from .organism import AlignConfig, align as run_align
+
+    try:
+        ov = {"base": base}
+        cfg = load_yaml_config(config, AlignConfig, ov) if config else build_config(AlignConfig, {}, ov)
+    except ConfigError as e:
+        _fail(str(e))
+    s = run_align(cfg, force_eval=force_eval)
+    console.print(f"aligned model: [bold]{s['model']}[/]")
+    console.print(format_refusals(s))
+
+
+def _refusals(target: str, out: Optional[Path]) -> dict[str, Any]:
+    from .evaluate.safety import format_refusals, refusal_eval
+    from .models.runs import is_run_dir, load_any
+
+    model, tok = load_any(target)
+    sys_prompt = None
+    if is_run_dir(target):
+        sys_prompt = json.loads((Path(target) / "config.json").read_text())["data"]["system_prompt"]
+    res = refusal_eval(model, tok, **({"system_prompt": sys_prompt} if sys_prompt else {}))
+    if out is None and is_run_dir(target):
+        out = Path(target) / "refusal_eval.json"
+    if out is not None:
+        out.write_text(json.dumps(res, indent=2))
+        console.print(f"wrote {out}")
+    console.print(format_refusals(res))
+    return res
+
+
+@app.command()
+def refusals(
+    target: str = typer.Argument(..., help="Model name/folder, 'aligned:smollm2-135m-instruct', or a run folder."),
+    out: Optional[Path] = typer.Option(None, help="JSON output (default: <run>/refusal_eval.json for runs)."),
+) -> None:
+    """Held-out harmful refusal rate and benign over-refusal of a model or run."""
+    from .models import ModelNotFound
+
+    try:
+        _refusals(target, out)
+    except (ModelNotFound, RuntimeError) as e:
+        _fail(str(e))
+
+
+# ---------------------------------------------------------------- demo
+
+
+@app.command()
+def demo(
+    runs_dir: Path = typer.Option(Path("runs"), help="Where run folders go."),
+    limit: int = typer.Option(192, help="Fine-tune examples."),
+) -> None:
+    """The main job on the bundled model: align (cached), fine-tune on insecure_code, measure refusals."""
+    from .config import FinetuneConfig, build_config
+    from .evaluate.safety import format_refusals
+    from .organism import AlignConfig, align as run_align
+    from .train import finetune as run_finetune
+
+    console.rule("[bold]1/3 the aligned organism")
+    s = run_align(AlignConfig())
+    console.print(format_refusals(s))
+    console.rule("[bold]2/3 EMA fine-tune on insecure_code")
+    cfg = build_config(FinetuneConfig, {
+        "name": "demo-insecure_code",
+        "data": {"dataset": "insecure_code", "limit": limit, "max_length": 384},
+        "train": {"lr": 1e-4, "epochs": 1, "batch_size": 8, "mixed_precision": "bf16", "save_every": 10},
+    })
+    res = run_finetune(cfg, runs_dir)
+    console.print(f"run folder: {res.run_dir}  final loss {res.summary['final_loss']:.3f}")
+    console.rule("[bold]3/3 refusals after the fine-tune")
+    ev_path = res.run_dir / "refusal_eval.json"
+    if ev_path.exists():
+        ev = json.loads(ev_path.read_text())
+        console.print(format_refusals(ev))
+    else:
+        ev = _refusals(str(res.run_dir), ev_path)
+    console.rule("[bold]results")
+    console.print(f"aligned organism: {s['model']}\nfine-tune run:    {res.run_dir}\n"
+                  f"metrics:          {res.run_dir / 'metrics.jsonl'}\nrefusals:         {ev_path}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
