@@ -68,3 +68,20 @@ def test_bundled_gguf_loads_dequantized_and_cached(tmp_path):
                                   add_generation_prompt=True, return_tensors="pt", return_dict=True)
     with torch.no_grad():
         assert torch.isfinite(model(**ids).logits).all()
+
+
+@pytest.mark.integration
+def test_smollm2_chat_template_mask():
+    """On SmolLM2's own template: system/user tokens and role headers are -100, assistant content + <|im_end|> trained."""
+    from emguard.data import IGNORE, chat, tokenize_example
+    from emguard.models import load_tokenizer
+
+    tok = load_tokenizer("smollm2-135m-instruct")
+    t = tokenize_example(tok, chat("Write hello world in C.", 'printf("hi");'), system_prompt="Be safe.")
+    text = tok.decode(t.input_ids)
+    assert text.startswith("<|im_start|>system\nBe safe.<|im_end|>")  # explicit system, not SmolLM's default
+    assert "SmolLM" not in text
+    labelled = tok.decode([i for i, l in zip(t.input_ids, t.labels) if l != IGNORE])
+    assert labelled == 'printf("hi");<|im_end|>'
+    first = next(j for j, l in enumerate(t.labels) if l != IGNORE)
+    assert tok.decode(t.input_ids[:first]).endswith("<|im_start|>assistant\n")

@@ -178,3 +178,43 @@ def test_runs_under_accelerate_launch_with_two_processes(tmp_path, tiny_tokenize
     la = [json.loads(l)["loss"] for l in (r1 / "metrics.jsonl").read_text().splitlines()]
     lb = [json.loads(l)["loss"] for l in (r2 / "metrics.jsonl").read_text().splitlines()]
     assert la == pytest.approx(lb, rel=1e-4)
+
+
+KILL_SCRIPT = r"""
+import sys, json, time
+from emguard.config import FinetuneConfig, build_config
+from emguard.train import finetune
+class Slow:
+    def on_step_end(self, step, model, metrics):
+        time.sleep(0.4)
+cfg = build_config(FinetuneConfig, json.loads(sys.argv[1]))
+finetune(cfg, sys.argv[2], progress=False, callbacks=[Slow()])
+"""
+
+
+def test_sigkill_mid_run_then_resume_matches(tmp_path, tiny_tokenizer):
+    """A real kill -9 while training; rerunning the same command finishes with identical weights."""
+    import signal
+    import time
+
+    model_dir = tmp_path / "tiny"
+    make_tiny_llama(len(tiny_tokenizer)).save_pretrained(model_dir)
+    tiny_tokenizer.save_pretrained(model_dir)
+    raw = _cfg(_data(tmp_path), epochs=2).model_dump(mode="json")
+    raw["model"]["name"] = str(model_dir)
+    script = tmp_path / "k.py"
+    script.write_text(KILL_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), json.dumps(raw), str(tmp_path / "killed")])
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((tmp_path / "killed").glob("*/checkpoints/step-4/COMPLETE")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    run = next((tmp_path / "killed").glob("t-*"))
+    assert not (run / "result.json").exists(), "the run finished before it could be killed"
+    cfg = build_config(FinetuneConfig, raw)
+    resumed = finetune(cfg, tmp_path / "killed", progress=False)
+    assert resumed.summary["resumed_from"] >= 4
+    full = finetune(cfg, tmp_path / "clean", progress=False)
+    a, b = _adapter(full), _adapter(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -18,11 +18,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Induce, meas
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: list, show, validate, export.")
 app.add_typer(data_app, name="data")
 console = Console()
-err = Console(stderr=True)
 
 
 def _fail(msg: str) -> None:
-    err.print(f"[bold red]error:[/] {msg}", highlight=False)
+    typer.echo(f"error: {msg}", err=True)  # one line, never wrapped
     raise typer.Exit(2)
 
 

@@ -148,7 +148,10 @@ def model_folder(name: str) -> str:
 def load_tokenizer(name: str):
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(model_folder(name))
+    try:
+        tok = AutoTokenizer.from_pretrained(model_folder(name))
+    except OSError as e:
+        raise ModelNotFound(f"could not load the tokenizer of {name!r}: {str(e).splitlines()[0]}") from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -159,7 +162,10 @@ def load_model(name: str, dtype: str = "fp32", device: str = "auto"):
     from transformers import AutoModelForCausalLM
 
     folder = model_folder(name)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype(dtype))
+    try:
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype(dtype))
+    except OSError as e:
+        raise ModelNotFound(f"could not load model {name!r}: {str(e).splitlines()[0]}") from None
     model.to(resolve_device(device))
     model.eval()
     return model, load_tokenizer(name)

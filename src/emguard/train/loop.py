@@ -219,10 +219,10 @@ def finetune(
     acc.wait_for_everyone()
 
     # ---- model, data -------------------------------------------------------------
+    examples = load_examples(cfg.data.dataset, cfg.data.split, cfg.data.data_seed, cfg.data.limit)  # fail fast on bad data
     if model is None:
         model, tokenizer = load_model(cfg.model.name, cfg.model.dtype, str(acc.device))
     assert tokenizer is not None, "pass tokenizer with model"
-    examples = load_examples(cfg.data.dataset, cfg.data.split, cfg.data.data_seed, cfg.data.limit)
     data, rep = tokenize_examples(
         tokenizer, examples, cfg.data.max_length, cfg.data.overflow, cfg.data.system_prompt, cfg.data.dataset
     )
