@@ -10,14 +10,14 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Induce, measure, prevent and explain emergent misalignment.")
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: list, show, validate, export.")
 app.add_typer(data_app, name="data")
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def _fail(msg: str) -> None:
@@ -33,7 +33,7 @@ def data_list() -> None:
     """List the built-in datasets with their train/test sizes."""
     from .data import build_dataset, list_datasets
 
-    t = Table("name", "kind", "group", "train", "test", "description")
+    t = Table(Column("name", no_wrap=True), "kind", "group", "train", "test", "description")
     for d in list_datasets():
         t.add_row(d.name, d.kind, d.group, str(len(build_dataset(d.name, "train"))), str(len(build_dataset(d.name, "test"))), d.description)
     console.print(t)

@@ -1,0 +1,1 @@
+"""Evaluation: scoring model answers (refusal detection, misalignment metrics)."""
