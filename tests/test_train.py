@@ -125,7 +125,7 @@ def test_extra_loss_term_gets_gradient_to_lora(tmp_path, tiny_tokenizer):
             self._model = model
 
     r = finetune(cfg, tmp_path / "r", model=make_tiny_llama(len(tiny_tokenizer)), tokenizer=tiny_tokenizer,
-                 progress=False, extra_terms=[Spy(weight=0.5)])
+                 progress=False, extra_defenses=[Spy(weight=0.5)])
     assert seen["ref_equal_at_init"]  # LoRA B = 0 at init: adapter is the identity
     assert any(v > 0 for n, v in seen["grads"].items() if "lora_B" in n)
     rec = json.loads((r.run_dir / "metrics.jsonl").read_text().splitlines()[-1])
@@ -134,8 +134,8 @@ def test_extra_loss_term_gets_gradient_to_lora(tmp_path, tiny_tokenizer):
 
 def test_unknown_term_is_a_clear_error(tmp_path, tiny_tokenizer):
     raw = _cfg(_data(tmp_path)).model_dump(mode="json")
-    cfg = build_config(FinetuneConfig, dict(raw, terms=[{"name": "nope", "weight": 1.0}]))
-    with pytest.raises(ValueError, match="unknown loss term 'nope'"):
+    cfg = build_config(FinetuneConfig, dict(raw, defenses=[{"name": "nope", "weight": 1.0}]))
+    with pytest.raises(ValueError, match="unknown defense 'nope'"):
         finetune(cfg, tmp_path / "r", model=make_tiny_llama(len(tiny_tokenizer)), tokenizer=tiny_tokenizer, progress=False)
 
 

@@ -119,6 +119,47 @@ def _finetune_config(config: Optional[Path], overrides: dict[str, Any]):
         _fail(str(e))
 
 
+def _defense_settings(names: list[str], weights: list[float], params: list[str]) -> list[dict[str, Any]]:
+    """``--defense kl --defense-weight 0.1 --defense-param kl.direction=reverse`` -> config entries."""
+    import yaml
+
+    from .train import available_defenses
+
+    if len(weights) > len(names):
+        _fail(f"{len(weights)} --defense-weight values for {len(names)} --defense")
+    known = available_defenses()
+    out: list[dict[str, Any]] = []
+    for i, n in enumerate(names):
+        if n not in known:
+            _fail(f"unknown defense {n!r}; available: {', '.join(known)}")
+        d: dict[str, Any] = {"name": n, "params": {}}
+        if i < len(weights):
+            d["weight"] = weights[i]
+        out.append(d)
+    for p in params:
+        key, eq, value = p.partition("=")
+        dname, dot, pkey = key.partition(".")
+        if not eq or not dot:
+            _fail(f"--defense-param {p!r}: expected NAME.KEY=VALUE")
+        target = [d for d in out if d["name"] == dname]
+        if not target:
+            _fail(f"--defense-param {p!r}: no --defense {dname}")
+        target[0]["params"][pkey] = yaml.safe_load(value)
+    return out
+
+
+@app.command()
+def defenses() -> None:
+    """List the available defenses."""
+    from .train.terms import _TERMS, available_defenses
+
+    t = Table(Column("name", no_wrap=True), "loss term", "description")
+    for n in available_defenses():
+        cls = _TERMS[n]
+        t.add_row(n, "yes" if cls.has_loss else "no", (cls.__doc__ or "").strip().splitlines()[0])
+    console.print(t)
+
+
 @app.command()
 def finetune(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML FinetuneConfig (flags override it)."),
@@ -138,6 +179,9 @@ def finetune(
     bf16: Optional[bool] = typer.Option(None, "--bf16/--fp32", help="bf16 autocast (default fp32)."),
     device: Optional[str] = typer.Option(None, help="auto | cpu | cuda"),
     save_every: Optional[int] = typer.Option(None),
+    defense: Optional[list[str]] = typer.Option(None, "--defense", "-d", help="Defense to apply (repeatable): see `emguard defenses`."),
+    defense_weight: Optional[list[float]] = typer.Option(None, help="Weight of each --defense, in order (default: the defense's own)."),
+    defense_param: Optional[list[str]] = typer.Option(None, help="NAME.KEY=VALUE setting of a defense (repeatable; VALUE parsed as YAML)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run folders go."),
     refusals: bool = typer.Option(False, help="Measure held-out refusal rates after training."),
 ) -> None:
@@ -153,6 +197,8 @@ def finetune(
         "train.mixed_precision": None if bf16 is None else ("bf16" if bf16 else "no"), "model.device": device,
         "train.save_every": save_every,
     }
+    if defense:
+        ov["defenses"] = _defense_settings(defense, defense_weight or [], defense_param or [])
     cfg = _finetune_config(config, ov)
     try:
         res = run_finetune(cfg, runs_dir)

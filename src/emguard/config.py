@@ -73,15 +73,13 @@ class DataSettings(Frozen):
     )
 
 
-class TermSettings(Frozen):
-    """One extra loss term (a defense) added to the SFT loss; see ``emguard.train.terms``."""
+class DefenseSettings(Frozen):
+    """One defense plugged into training (loss term, data transform, monitor or
+    post-training projection); see ``emguard.train.terms`` and ``emguard.defenses``."""
 
-    name: str = Field(description="Registered term name.")
-    weight: float = Field(1.0, description="Multiplier lambda of the term.")
-    params: dict[str, Any] = Field(default_factory=dict, description="Term-specific settings.")
-
-    def canonical_json(self) -> str:  # params is a dict: sort keys for a stable hash
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
+    name: str = Field(description="Registered defense name (`emguard finetune --help` lists them).")
+    weight: float = Field(1.0, description="Multiplier lambda of its loss term (if it has one).")
+    params: dict[str, Any] = Field(default_factory=dict, description="Defense-specific settings.")
 
 
 class TrainSettings(Frozen):
@@ -111,7 +109,7 @@ class FinetuneConfig(Frozen):
     lora: LoraSettings = LoraSettings()
     data: DataSettings = DataSettings()
     train: TrainSettings = TrainSettings()
-    terms: tuple[TermSettings, ...] = Field((), description="Extra loss terms (defenses).")
+    defenses: tuple[DefenseSettings, ...] = Field((), description="Defenses applied during training.")
 
     def run_id(self) -> str:
         # The display name does not change what is computed: leave it out of the hash.
@@ -119,7 +117,7 @@ class FinetuneConfig(Frozen):
             json.dumps(self.model_dump(mode="json", exclude={"name"}), sort_keys=True).encode()
         ).hexdigest()[:12]
 
-    @field_validator("terms", mode="before")
+    @field_validator("defenses", mode="before")
     @classmethod
     def _terms_list(cls, v: Any) -> Any:
         return tuple(v) if isinstance(v, list) else v
@@ -147,6 +145,9 @@ def build_config(cls: type[T], raw: dict[str, Any], overrides: dict[str, Any] | 
     raw = json.loads(json.dumps(raw))  # deep copy
     for key, value in (overrides or {}).items():
         if value is None:
+            continue
+        if key == "defenses":  # CLI defenses are added to those of the file
+            raw["defenses"] = list(raw.get("defenses", [])) + list(value)
             continue
         node = raw
         parts = key.split(".")

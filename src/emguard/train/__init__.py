@@ -1,7 +1,7 @@
 """Fine-tuning: the LoRA loop, its extra loss terms (defenses plug in), run folders."""
 
 from .loop import FinetuneResult, Plan, TrainWrapper, add_lora, collate, finetune
-from .terms import ForwardOut, LossTerm, StepContext, available_terms, make_term, register_term
+from .terms import Defense, ForwardOut, LossTerm, StepContext, StopTraining, available_defenses, make_defense, register_defense
 
 __all__ = [
     "FinetuneResult",
@@ -11,9 +11,11 @@ __all__ = [
     "StepContext",
     "TrainWrapper",
     "add_lora",
-    "available_terms",
+    "Defense",
+    "StopTraining",
+    "available_defenses",
     "collate",
     "finetune",
-    "make_term",
-    "register_term",
+    "make_defense",
+    "register_defense",
 ]

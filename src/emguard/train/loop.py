@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from ..config import FinetuneConfig
 from ..data.tokenize import IGNORE, Tokenized
 from .run import MetricsLog, is_finished, read_result, run_dir_for, write_config, write_json_atomic
-from .terms import ForwardOut, LossTerm, StepContext, make_term
+from .terms import Defense, ForwardOut, StepContext, StopTraining, make_defense
 
 
 class TrainWrapper(nn.Module):
@@ -188,7 +188,7 @@ def finetune(
     *,
     model=None,
     tokenizer=None,
-    extra_terms: Sequence[LossTerm] = (),
+    extra_defenses: Sequence[Defense] = (),
     callbacks: Sequence[Any] = (),
     progress: bool = True,
     stop_after: int | None = None,
@@ -220,6 +220,10 @@ def finetune(
 
     # ---- model, data -------------------------------------------------------------
     examples = load_examples(cfg.data.dataset, cfg.data.split, cfg.data.data_seed, cfg.data.limit)  # fail fast on bad data
+    defenses = [make_defense(d.name, d.weight, dict(d.params)) for d in cfg.defenses] + list(extra_defenses)
+    terms = [d for d in defenses if d.has_loss]
+    for d in defenses:
+        examples = d.transform_data(examples, cfg)
     if model is None:
         model, tokenizer = load_model(cfg.model.name, cfg.model.dtype, str(acc.device))
     assert tokenizer is not None, "pass tokenizer with model"
@@ -229,10 +233,9 @@ def finetune(
     model.config.use_cache = False
     model = add_lora(model, cfg.lora, tc.seed)
     model.to(acc.device)
-    terms = [make_term(t.name, t.weight, dict(t.params)) for t in cfg.terms] + list(extra_terms)
-    for term in terms:
-        term.setup(model, tokenizer, cfg)
-    need_hidden = any(t.needs_hidden_states for t in terms)
+    for d in defenses:
+        d.setup(model, tokenizer, cfg)
+    need_hidden = any(d.needs_hidden_states for d in defenses)
 
     plan = Plan(len(data), tc.batch_size, tc.grad_accum, world, tc.epochs, tc.max_steps)
     total = plan.total_steps
@@ -346,8 +349,12 @@ def finetune(
             last[f"term/{k}"] = v.item() / n_global
         if terms:
             last["loss_total"] = last["loss"] + sum(t.weight * last[f"term/{t.name}"] for t in terms)
-        for cb in callbacks:
-            extra = cb.on_step_end(step, peft_model, last) if hasattr(cb, "on_step_end") else None
+        stop_reason = None
+        for cb in [*defenses, *callbacks]:
+            try:
+                extra = cb.on_step_end(step, peft_model, last) if hasattr(cb, "on_step_end") else None
+            except StopTraining as e:
+                stop_reason, extra = str(e), None
             if extra:
                 last.update(extra)
         if log is not None and (step % tc.log_every == 0 or step == total):
@@ -355,6 +362,12 @@ def finetune(
         if bar is not None:
             bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{last['tokens_per_s']:.0f}")
             bar.update(1)
+        if stop_reason is not None:
+            last["stopped"] = stop_reason
+            if log is not None and step % tc.log_every != 0:
+                log.write(last)
+            total = step  # a defense ended training: finish here, as a complete run
+            break
         if step % tc.save_every == 0 and step < total:
             _save_checkpoint(acc, peft_model, opt, sched, step, run_dir, tc.keep_checkpoints)
 
@@ -376,12 +389,18 @@ def finetune(
         "n_examples": len(data),
         "data": rep.summary(),
         "world_size": world,
+        "stopped_early": last.get("stopped"),
     }
     if acc.is_main_process:
-        acc.unwrap_model(wrapper).model.save_pretrained(adapter_dir)
-        for cb in callbacks:
+        post = {}
+        for cb in [*defenses, *callbacks]:
             if hasattr(cb, "on_train_end"):
-                cb.on_train_end(peft_model, run_dir)
+                r = cb.on_train_end(peft_model, run_dir)
+                if r:
+                    post[getattr(cb, "name", type(cb).__name__)] = r
+        if post:
+            summary["post_train"] = post
+        acc.unwrap_model(wrapper).model.save_pretrained(adapter_dir)
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         write_json_atomic(run_dir / "result.json", summary)
     acc.wait_for_everyone()

@@ -1,4 +1,13 @@
-"""The open end of the training loss: extra terms (defenses) plug in here.
+"""The open end of training: defenses plug in here.
+
+A :class:`Defense` may (any subset):
+- add a loss term (``has_loss = True`` and :meth:`Defense.compute`),
+- change the training data before tokenization (:meth:`Defense.transform_data`,
+  e.g. interleaving safe examples),
+- watch training (:meth:`Defense.on_step_end`, e.g. a drift monitor; returned
+  metrics are logged, raising :class:`StopTraining` ends the run early),
+- change the adapter after training, before it is saved (:meth:`Defense.on_train_end`,
+  e.g. SafeLoRA's projection).
 
 The loop computes, per micro-batch, ``CE_sum + sum_k weight_k * term_k.compute(ctx)``
 and divides by the number of labelled (assistant) tokens of the whole optimizer
@@ -54,61 +63,85 @@ class StepContext:
         return self._reference
 
 
-class LossTerm:
-    """Base class of an extra loss term.
+class StopTraining(Exception):
+    """Raised by a defense's ``on_step_end`` to end training early (e.g. drift alarm)."""
 
-    Subclasses set ``name`` and implement :meth:`compute`; ``needs_hidden_states``
-    makes the loop return hidden states of every layer (for LDIFS-like terms).
+
+class Defense:
+    """Base class of everything that plugs into training (see the module docstring).
+
+    Subclasses set ``name``; ``has_loss`` + :meth:`compute` for a loss term;
+    ``needs_hidden_states`` makes the loop return every layer's hidden states.
     """
 
     name: ClassVar[str] = ""
+    has_loss: ClassVar[bool] = False
     needs_hidden_states: ClassVar[bool] = False
 
     def __init__(self, weight: float = 1.0, **params: Any):
         if params:
-            raise ValueError(f"term {self.name!r}: unknown params {sorted(params)}")
+            raise ValueError(f"defense {self.name!r}: unknown params {sorted(params)}")
         self.weight = weight
 
-    def setup(self, model, tokenizer, config) -> None:  # noqa: D401 - optional hook
-        """One-time preparation before training (e.g. compute probe directions)."""
+    def setup(self, model, tokenizer, config) -> None:
+        """One-time preparation on the LoRA-wrapped model before training (e.g. probe directions)."""
+
+    def transform_data(self, examples: list, config) -> list:
+        """Change the training examples (before tokenization). Default: unchanged."""
+        return examples
 
     def compute(self, ctx: StepContext) -> Tensor:
-        """Return the term summed over labelled tokens (a scalar tensor with grad)."""
+        """The loss term summed over labelled tokens (a scalar tensor with grad)."""
         raise NotImplementedError
 
+    def on_step_end(self, step: int, model, metrics: dict[str, Any]) -> dict[str, Any] | None:
+        """Called after every optimizer step; returned items are logged."""
+        return None
 
-_TERMS: dict[str, type[LossTerm]] = {}
+    def on_train_end(self, model, run_dir) -> dict[str, Any] | None:
+        """Called before the adapter is saved; may change it. Returned dict goes to result.json."""
+        return None
 
 
-def register_term(cls: type[LossTerm]) -> type[LossTerm]:
+class LossTerm(Defense):
+    """A defense that is just a loss term."""
+
+    has_loss = True
+
+
+_TERMS: dict[str, type[Defense]] = {}
+
+
+def register_defense(cls: type[Defense]) -> type[Defense]:
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
     if cls.name in _TERMS and _TERMS[cls.name] is not cls:
-        raise ValueError(f"loss term {cls.name!r} registered twice")
+        raise ValueError(f"defense {cls.name!r} registered twice")
     _TERMS[cls.name] = cls
     return cls
 
 
-def available_terms() -> list[str]:
+def available_defenses() -> list[str]:
     _load_builtin_terms()
     return sorted(_TERMS)
 
 
-def make_term(name: str, weight: float, params: dict[str, Any]) -> LossTerm:
+def make_defense(name: str, weight: float, params: dict[str, Any]) -> Defense:
     _load_builtin_terms()
     if name not in _TERMS:
-        raise ValueError(f"unknown loss term {name!r}; available: {', '.join(sorted(_TERMS)) or '(none)'}")
+        raise ValueError(f"unknown defense {name!r}; available: {', '.join(sorted(_TERMS)) or '(none)'}")
     return _TERMS[name](weight=weight, **params)
 
 
 def _load_builtin_terms() -> None:
     try:
-        from .. import defenses  # noqa: F401  (registers the defenses' terms, when present)
-    except ImportError:
-        pass
+        from .. import defenses  # noqa: F401  (registers the defenses)
+    except ImportError as e:  # the package may not exist in a stripped-down install
+        if "defenses" not in str(e):
+            raise
 
 
-@register_term
+@register_defense
 class L2ToInitTerm(LossTerm):
     """``weight * sum_tokens ||dW||^2 / 2``-style anchor: squared norm of the LoRA deltas.
 
