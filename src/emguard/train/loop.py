@@ -296,7 +296,8 @@ def finetune(
         if stop_after is not None and step - start_step >= stop_after:
             break
         t0 = time.perf_counter()
-        micro = [collate([data[i] for i in mb], tokenizer.pad_token_id) for mb in plan.micro_batches(step, rank, tc.seed)]
+        micro_ids = plan.micro_batches(step, rank, tc.seed)
+        micro = [collate([data[i] for i in mb], tokenizer.pad_token_id) for mb in micro_ids]
         n_local = torch.tensor(float(sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in micro)), device=acc.device)
         n_global = acc.reduce(n_local, reduction="sum").item() if world > 1 else n_local.item()
         ce_sum = torch.zeros((), device=acc.device)
@@ -312,7 +313,7 @@ def finetune(
                 ce = F.cross_entropy(out.logits, out.targets, reduction="sum")
                 loss = ce
                 if terms:
-                    ctx = StepContext(b, out, step, reference_forward(b))
+                    ctx = StepContext(b, out, step, reference_forward(b), micro_ids[j])
                     for t in terms:
                         v = t.compute(ctx)
                         term_sums[t.name] += v.detach()

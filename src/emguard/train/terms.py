@@ -54,6 +54,7 @@ class StepContext:
     out: ForwardOut
     step: int
     _reference_fn: Callable[[], ForwardOut]
+    example_ids: list[int] = field(default_factory=list)  # dataset indices of the micro-batch rows
     _reference: ForwardOut | None = field(default=None, repr=False)
 
     def reference(self) -> ForwardOut:
@@ -143,10 +144,10 @@ def _load_builtin_terms() -> None:
 
 @register_defense
 class L2ToInitTerm(LossTerm):
-    """``weight * sum_tokens ||dW||^2 / 2``-style anchor: squared norm of the LoRA deltas.
+    """Squared norm of the LoRA B matrices (dW = B A is zero iff B is), per labelled token.
 
-    A simple reference term (weight decay towards the aligned weights, per labelled
-    token so it scales like the CE sum). Useful as a sanity baseline defense.
+    Weight decay towards the aligned weights, scaled like the CE sum: a simple
+    baseline defense to compare the others against.
     """
 
     name = "l2_to_init"
