@@ -218,6 +218,10 @@ def align(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML AlignConfig."),
     base: Optional[str] = typer.Option(None, help="Model to align (default: bundled SmolLM2-135M-Instruct)."),
     force_eval: bool = typer.Option(False, help="Re-measure refusal rates even if cached."),
+    check: bool = typer.Option(False, "--check-robustness", help="Also fine-tune on secure/insecure/educational code "
+                                "at the demo budget and report refusals after each (the forgetting check)."),
+    seeds: int = typer.Option(1, help="Seeds per dataset for --check-robustness."),
+    runs_dir: Path = typer.Option(Path("runs"), help="Run folders of --check-robustness."),
 ) -> None:
     """Build the aligned model organism (safety LoRA, merged) and measure its refusals."""
     from .config import ConfigError, build_config, load_yaml_config
@@ -232,6 +236,18 @@ def align(
     s = run_align(cfg, force_eval=force_eval)
     console.print(f"aligned model: [bold]{s['model']}[/]")
     console.print(format_refusals(s))
+    if check:
+        from .evaluate.safety import Rate
+        from .organism import robustness_check
+
+        r = robustness_check(cfg, seeds=tuple(range(seeds)), runs_dir=runs_dir)
+        t = Table("fine-tuned on", "seed", "final loss", "held-out harmful refused", "benign over-refusal")
+        fmt = lambda x: str(Rate(x["k"], x["n"], tuple(x["ci95"])))  # noqa: E731
+        t.add_row("(aligned, no fine-tune)", "-", "-", fmt(s["harmful_refusal"]), fmt(s["benign_refusal"]))
+        for row in r["runs"]:
+            t.add_row(row["dataset"], str(row["seed"]), f"{row['final_loss']:.3f}", fmt(row["harmful_refusal"]),
+                      fmt(row["benign_refusal"]))
+        console.print(t)
 
 
 def _refusals(target: str, out: Optional[Path]) -> dict[str, Any]:
@@ -275,20 +291,16 @@ def demo(
     limit: int = typer.Option(192, help="Fine-tune examples."),
 ) -> None:
     """The main job on the bundled model: align (cached), fine-tune on insecure_code, measure refusals."""
-    from .config import FinetuneConfig, build_config
     from .evaluate.safety import format_refusals
     from .organism import AlignConfig, align as run_align
+    from .presets import demo_finetune_config
     from .train import finetune as run_finetune
 
     console.rule("[bold]1/3 the aligned organism")
     s = run_align(AlignConfig())
     console.print(format_refusals(s))
     console.rule("[bold]2/3 EMA fine-tune on insecure_code")
-    cfg = build_config(FinetuneConfig, {
-        "name": "demo-insecure_code",
-        "data": {"dataset": "insecure_code", "limit": limit, "max_length": 384},
-        "train": {"lr": 1e-4, "epochs": 1, "batch_size": 8, "mixed_precision": "bf16", "save_every": 10},
-    })
+    cfg = demo_finetune_config("insecure_code", model=s["model"], **{"data.limit": limit})
     res = run_finetune(cfg, runs_dir)
     console.print(f"run folder: {res.run_dir}  final loss {res.summary['final_loss']:.3f}")
     console.rule("[bold]3/3 refusals after the fine-tune")

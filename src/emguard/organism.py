@@ -45,12 +45,13 @@ class AlignConfig(Frozen):
     system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, description="System prompt for examples without one.")
     max_length: int = Field(320, description="Token limit per training example.")
     data_seed: int = 0
-    lora: LoraSettings = LoraSettings(r=64, alpha=128, rslora=True, dropout=0.0)
+    lora: LoraSettings = LoraSettings(r=64, alpha=128, rslora=False, dropout=0.0)
     train: TrainSettings = TrainSettings(
-        lr=3e-4, epochs=2, batch_size=8, scheduler="cosine", warmup_ratio=0.05, mixed_precision="bf16", save_every=40
+        lr=2e-4, epochs=2, batch_size=8, scheduler="cosine", warmup_ratio=0.05, mixed_precision="bf16", save_every=40
     )
     dtype: str = Field("fp32", description="Weight dtype of the saved model.")
     eval_tokens: int = Field(48, description="New tokens per answer in the refusal evaluation.")
+    eval_n: int | None = Field(None, ge=1, description="Evaluate on the first N harmful and N benign held-out prompts (None: all).")
 
 
 def organism_dir(cfg: AlignConfig) -> Path:
@@ -63,11 +64,16 @@ def aligned_model_path(base: str) -> Path:
     return organism_dir(AlignConfig(base=base)) / "model"
 
 
-def _benign_self_answers(cfg: AlignConfig, out: Path, progress: bool) -> list[Example]:
-    """The base model's own greedy answers to benign prompts (cached in ``out``)."""
-    from .evaluate.generate import SamplingParams, generate
-    from .models.loader import load_model
+def _benign_self_answers(cfg: AlignConfig, progress: bool) -> list[Example]:
+    """The base model's own greedy answers to benign prompts (cached: they depend on few settings)."""
+    import hashlib
 
+    from .evaluate.generate import SamplingParams, generate
+    from .models.loader import load_model, model_fingerprint
+
+    key = json.dumps([model_fingerprint(cfg.base), cfg.benign_dataset, cfg.n_benign, cfg.benign_answer_tokens,
+                      cfg.system_prompt, cfg.data_seed])
+    out = emguard_home() / "self_answers" / f"{hashlib.sha256(key.encode()).hexdigest()[:12]}.jsonl"
     if out.exists():
         return read_chat_jsonl(out)
     prompts = load_examples(cfg.benign_dataset, "train", cfg.data_seed, cfg.n_benign)
@@ -97,7 +103,7 @@ def align(cfg: AlignConfig = AlignConfig(), progress: bool = True, force_eval: b
     t0 = time.perf_counter()
 
     # 1. data: refusals + the base model's own benign answers
-    benign = _benign_self_answers(cfg, od / "benign_self.jsonl", progress)
+    benign = _benign_self_answers(cfg, progress)
     harmful = load_examples(cfg.harmful_dataset, "train", cfg.data_seed, cfg.n_harmful)
     data_path = od / "align_data.jsonl"
     if not data_path.exists():
@@ -129,7 +135,12 @@ def align(cfg: AlignConfig = AlignConfig(), progress: bool = True, force_eval: b
 
     # 4. measure: held-out harmful refusals (unseen categories too) and benign over-refusal
     model, tok = load_model(str(model_dir), "fp32", "auto")
-    ev = refusal_eval(model, tok, max_new_tokens=cfg.eval_tokens, system_prompt=cfg.system_prompt, progress=progress)
+    from .evaluate.safety import refusal_prompts
+
+    h, b = refusal_prompts()
+    if cfg.eval_n:
+        h, b = h[: cfg.eval_n], b[: cfg.eval_n]
+    ev = refusal_eval(model, tok, h, b, max_new_tokens=cfg.eval_tokens, system_prompt=cfg.system_prompt, progress=progress)
     (od / "refusal_eval.json").write_text(json.dumps(ev, indent=2))
     summary = {
         "model": str(model_dir),
@@ -145,3 +156,52 @@ def align(cfg: AlignConfig = AlignConfig(), progress: bool = True, force_eval: b
     }
     summary_path.write_text(json.dumps(summary, indent=2))
     return summary
+
+
+ROBUSTNESS_DATASETS = ("secure_code", "insecure_code", "educational_insecure")
+
+
+def robustness_check(
+    cfg: AlignConfig = AlignConfig(),
+    datasets: tuple[str, ...] = ROBUSTNESS_DATASETS,
+    seeds: tuple[int, ...] = (0,),
+    runs_dir: str | Path = "runs",
+    progress: bool = True,
+    **finetune_overrides: Any,
+) -> dict[str, Any]:
+    """Does the alignment survive an ordinary fine-tune? Refusals after demo-budget
+    fine-tunes of the organism on the code task and its controls.
+
+    EMA is the paired contrast insecure - control at the same budget; the
+    secure-code run measures plain forgetting (target: held-out refusals >= 70%).
+    Results go to ``<organism>/robustness.json`` (and each run's refusal_eval.json).
+    """
+    from .evaluate.safety import refusal_eval, refusal_prompts
+    from .models.runs import load_any
+    from .presets import demo_finetune_config
+    from .train.loop import finetune
+
+    s = align(cfg, progress=progress)
+    h, b = refusal_prompts()
+    if cfg.eval_n:
+        h, b = h[: cfg.eval_n], b[: cfg.eval_n]
+    rows = []
+    for ds in datasets:
+        for seed in seeds:
+            fc = demo_finetune_config(ds, model=s["model"], seed=seed, **finetune_overrides)
+            res = finetune(fc, runs_dir, progress=progress)
+            ev_path = res.run_dir / "refusal_eval.json"
+            if ev_path.exists():
+                ev = json.loads(ev_path.read_text())
+            else:
+                model, tok = load_any(str(res.run_dir))
+                ev = refusal_eval(model, tok, h, b, max_new_tokens=cfg.eval_tokens, system_prompt=fc.data.system_prompt,
+                                  progress=progress)
+                ev_path.write_text(json.dumps(ev, indent=2))
+            rows.append({"dataset": ds, "seed": seed, "run": str(res.run_dir), "final_loss": res.summary["final_loss"],
+                         "harmful_refusal": ev["harmful_refusal"], "benign_refusal": ev["benign_refusal"],
+                         "harmful_refusal_heldout_categories": ev["harmful_refusal_heldout_categories"]})
+    out = {"aligned": {k: s[k] for k in ("model", "harmful_refusal", "benign_refusal", "harmful_refusal_heldout_categories")},
+           "finetune_overrides": finetune_overrides, "runs": rows}
+    (organism_dir(cfg) / "robustness.json").write_text(json.dumps(out, indent=2))
+    return out
