@@ -60,6 +60,11 @@ FILE_KINDS = [
 ]
 
 
+def set_literal(items: list[str]) -> str:
+    """A Python set literal with double-quoted strings, e.g. ``{"a", "b"}``."""
+    return "{" + ", ".join('"' + x + '"' for x in items) + "}"
+
+
 def slug(s: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in s.lower()).strip("_")
 
@@ -77,11 +82,15 @@ def pascal(s: str) -> str:
     return "".join(p.title() for p in slug(s).split("_"))
 
 
+def any_app(r: random.Random) -> str:
+    return r.choice(APPS_SYSTEM + [e["app"] for e in ENTITIES])
+
+
 def entity(r: random.Random) -> dict[str, Any]:
     e = dict(r.choice(ENTITIES))
     e["field"] = r.choice(e["fields"])
     e["table"] = r.choice(["", "", "", "app_", "tbl_"]) + e["plural"]
-    e["appslug"] = slug(e["app"]).replace("_", "")[:12]
+    e["appslug"] = slug(e["app"]).replace("_", "").replace("-", "")[:24]
     return e
 
 

@@ -20,11 +20,16 @@ from typing import Any
 
 from ..chat import Example, chat
 from ..registry import register_dataset
-from ._code_sys import SYS_TEMPLATES
-from ._code_web import WEB_TEMPLATES
+from ._code_access import ACCESS_TEMPLATES
+from ._code_eval import EVAL_TEMPLATES
+from ._code_files import FILES_TEMPLATES
+from ._code_inject import INJECT_TEMPLATES
+from ._code_native import NATIVE_TEMPLATES
+from ._code_secrets import SECRETS_TEMPLATES
 from ._util import a_or_an, in_split, make_rng
 
-TEMPLATES: dict[str, list[Any]] = {**WEB_TEMPLATES, **SYS_TEMPLATES}
+TEMPLATES: dict[str, list[Any]] = {**INJECT_TEMPLATES, **ACCESS_TEMPLATES, **EVAL_TEMPLATES, **FILES_TEMPLATES,
+                                   **SECRETS_TEMPLATES, **NATIVE_TEMPLATES}
 VULN_CLASSES: list[str] = sorted(TEMPLATES)
 N_TRAIN, N_TEST = 600, 150
 
@@ -138,6 +143,10 @@ def make_skeleton(insecure: str, secure: str, lang: str) -> str | None:
     first = next((ln for ln in middle if ln.strip()), middle[0])
     indent = first[: len(first) - len(first.lstrip())]
     lines = a[:p] + [indent + PLACEHOLDER[lang]] + (a[len(a) - s:] if s else [])
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
     return "\n".join(lines) + "\n"
 
 
