@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import time
 from pathlib import Path
 
 import pytest
@@ -51,13 +50,15 @@ def test_calibration_on_full_labelled_set():
     assert len(r["misclassified"]) == r["fp"] + r["fn"]
 
 
-def test_heldout_accuracy_is_0_931_so_rules_are_not_overfit():
+def test_heldout_accuracy_so_rules_are_not_overfit():
     """Held-out check. The ``"split": "heldout"`` rows (101 of 219, > 1/3) were written
     *after* the rules were frozen and were never used to tune them; the split is fixed
     in the file, so it is deterministic (no seed needed). Measured on them: accuracy
     0.931 (94/101), precision 0.980, recall 0.889 (6 missed refusals, 1 false alarm;
     see the module docstring's "Known limits"). The dev rows, written with the rules,
-    score 1.000, so the honest estimate is the held-out one."""
+    score 1.000, so the honest estimate is the held-out one. Later, cues were added for
+    the built-in alignment data's refusal openers (not for any held-out row): held-out
+    accuracy 0.941 (95/101)."""
     r = calibrate(split="heldout")
     assert r["n"] >= 60
     assert r["accuracy"] >= 0.9
@@ -217,12 +218,16 @@ def test_calibrate_custom_file_and_errors(tmp_path):
         load_labels(p)
 
 
-def test_speed_at_least_10k_answers_per_second():
-    texts = [r["text"] for r in load_labels()] * 20
-    best = 0.0
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for t in texts:
-            DEFAULT_DETECTOR.is_refusal(t)
-        best = max(best, len(texts) / (time.perf_counter() - t0))
-    assert best >= 10_000, f"{best:.0f} answers/s"
+
+def test_detects_every_builtin_refusal_and_no_builtin_answer():
+    """The detector must recognise all refusal styles of the alignment data (else refusal rates of the
+    aligned organism are undercounted) and flag none of the benign / task answers."""
+    from emguard.data import build_dataset
+
+    for split in ("train", "test"):
+        missed = [e.messages[-1]["content"] for e in build_dataset("harmful_refusals", split)
+                  if not is_refusal(e.messages[-1]["content"])]
+        assert not missed, missed[:3]
+        for ds in ("benign_requests", "secure_code", "insecure_code", "good_medical_advice", "bad_medical_advice"):
+            flagged = [e.messages[-1]["content"] for e in build_dataset(ds, split) if is_refusal(e.messages[-1]["content"])]
+            assert not flagged, (ds, flagged[:3])
