@@ -282,6 +282,65 @@ def refusals(
         _fail(str(e))
 
 
+@app.command()
+def safelora(
+    run: Path = typer.Argument(..., help="A finished fine-tune run folder."),
+    mode: str = typer.Option("threshold", help="threshold (cos <= tau) | number (k lowest-cosine modules)."),
+    tau: float = typer.Option(0.5, help="Cosine threshold (mode threshold)."),
+    k: int = typer.Option(10, help="Modules to project (mode number)."),
+    projector: str = typer.Option("paper", help="paper (C = V V^T/||V||_F) | exact (U U^T, truncated SVD of V)."),
+    svd_rank: int = typer.Option(8, help="Rank of the exact projector."),
+    base_model: str = typer.Option("auto", help="Pre-alignment model (auto: the organism's base)."),
+    out: Optional[Path] = typer.Option(None, help="Output run folder (default: <run>-safelora-...)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing output folder."),
+) -> None:
+    """Apply SafeLoRA's projection to a finished run: writes a new run folder with the projected adapter."""
+    from .defenses.safelora import project_adapter
+
+    try:
+        dst = project_adapter(run, out, base_model=base_model, mode=mode, tau=tau, k=k,  # type: ignore[arg-type]
+                              projector=projector, svd_rank=svd_rank, overwrite=overwrite)  # type: ignore[arg-type]
+    except (FileExistsError, FileNotFoundError, ValueError, RuntimeError) as e:
+        _fail(str(e))
+    summ = json.loads((dst / "safelora.json").read_text())
+    console.print(f"projected run: [bold]{dst}[/]")
+    console.print(json.dumps({k_: v for k_, v in summ.items() if not isinstance(v, (list, dict))}, indent=2))
+
+
+@app.command()
+def benign(
+    target: str = typer.Argument(..., help="Model name/folder or run folder."),
+    task: str = typer.Option("opswap", help="A benign task dataset (opswap, json_extract) or JSONL with meta.answer."),
+    n: Optional[int] = typer.Option(None, help="Evaluate on the first N test examples."),
+    max_new_tokens: int = typer.Option(32),
+    out: Optional[Path] = typer.Option(None, help="JSON output (default: <run>/benign_<task>.json for runs)."),
+) -> None:
+    """Benign-task cost: exact-match accuracy (Wilson CI) and held-out assistant loss."""
+    from .data import DataError, load_examples
+    from .evaluate.benign import exact_match_accuracy, heldout_loss
+    from .models import ModelNotFound
+    from .models.runs import is_run_dir, load_any
+
+    try:
+        exs = load_examples(task, "test")
+        model, tok = load_any(target)
+    except (DataError, ModelNotFound, RuntimeError) as e:
+        _fail(str(e))
+    exs = exs[:n] if n else exs
+    acc = exact_match_accuracy(model, tok, exs, max_new_tokens=max_new_tokens, progress=True)
+    loss = heldout_loss(model, tok, exs)
+    res = {"task": task, "accuracy": {k_: v for k_, v in acc.items() if k_ != "records"}, "heldout_loss": loss,
+           "records": acc["records"]}
+    if out is None and is_run_dir(target):
+        out = Path(target) / f"benign_{Path(task).stem}.json"
+    if out is not None:
+        out.write_text(json.dumps(res, indent=2, default=str))
+        console.print(f"wrote {out}")
+    lo, hi = acc["ci95"]
+    console.print(f"{task}: exact match {100 * acc['accuracy']:.1f}% ({acc['k']}/{acc['n']}, 95% CI "
+                  f"{100 * lo:.0f}-{100 * hi:.0f}); held-out loss {loss['loss']:.3f} over {loss['n_tokens']} tokens")
+
+
 # ---------------------------------------------------------------- demo
 
 

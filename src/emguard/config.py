@@ -78,7 +78,7 @@ class DefenseSettings(Frozen):
     post-training projection); see ``emguard.train.terms`` and ``emguard.defenses``."""
 
     name: str = Field(description="Registered defense name (`emguard finetune --help` lists them).")
-    weight: float = Field(1.0, description="Multiplier lambda of its loss term (if it has one).")
+    weight: float | None = Field(None, description="Multiplier lambda of its loss term (None: the defense's own default, e.g. KL 0.1).")
     params: dict[str, Any] = Field(default_factory=dict, description="Defense-specific settings.")
 
 

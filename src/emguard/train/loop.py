@@ -358,15 +358,14 @@ def finetune(
                 stop_reason, extra = str(e), None
             if extra:
                 last.update(extra)
-        if log is not None and (step % tc.log_every == 0 or step == total):
+        if stop_reason is not None:
+            last["stopped"] = stop_reason
+        if log is not None and (step % tc.log_every == 0 or step == total or stop_reason is not None):
             log.write(last)
         if bar is not None:
             bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{last['tokens_per_s']:.0f}")
             bar.update(1)
         if stop_reason is not None:
-            last["stopped"] = stop_reason
-            if log is not None and step % tc.log_every != 0:
-                log.write(last)
             total = step  # a defense ended training: finish here, as a complete run
             break
         if step % tc.save_every == 0 and step < total:

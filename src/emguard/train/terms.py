@@ -127,11 +127,11 @@ def available_defenses() -> list[str]:
     return sorted(_TERMS)
 
 
-def make_defense(name: str, weight: float, params: dict[str, Any]) -> Defense:
+def make_defense(name: str, weight: float | None, params: dict[str, Any]) -> Defense:
     _load_builtin_terms()
     if name not in _TERMS:
         raise ValueError(f"unknown defense {name!r}; available: {', '.join(sorted(_TERMS)) or '(none)'}")
-    return _TERMS[name](weight=weight, **params)
+    return _TERMS[name](**params) if weight is None else _TERMS[name](weight=weight, **params)
 
 
 def _load_builtin_terms() -> None:

@@ -1,0 +1,286 @@
+"""KL to the aligned model (Kaczér et al., RESEARCH.md section 2).
+
+Per assistant token, ``KL(p_theta || p_ref)`` between the next-token distributions of
+the model being trained and the reference: the same model with the LoRA adapter
+disabled (no second copy of the weights), summed over labelled tokens (the loop
+divides by their count). ``direction``: "forward" = KL(p_theta || p_ref) (the
+paper's), "reverse" = KL(p_ref || p_theta), "symmetric" = their mean.
+
+Reference cache (``cache_topk=k``): the reference's top-k log-probs at every
+labelled token of an example are stored once (in memory, and as shards under
+``$EMGUARD_HOME/refcache/<key>/``), so a later epoch or a rerun skips the
+reference forward. With the cache the KL is computed between the two distributions
+*coarse-grained onto k+1 outcomes*: the reference's k most likely tokens and one
+tail bucket holding the rest of the mass (exactly normalised on both sides, via
+log-sum-exp of the excluded logits). By the data-processing inequality this is a
+lower bound of the exact KL, equal to it at k = vocab size; the gradient moves the
+trained model's tail mass as a whole, not token by token. The first epoch uses the
+same approximation (so every step optimises the same objective).
+
+Cache validity: the key hashes the reference weights (sampled fingerprint), k, the
+weight dtype and autocast setting, the data settings and the other defenses (which
+may change the data); every entry also carries a checksum of its row's token ids
+and label mask, and a mismatching entry is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..train.terms import LossTerm, StepContext, register_defense
+from ._directions import weights_fingerprint
+
+log = logging.getLogger(__name__)
+
+DIRECTIONS = ("forward", "reverse", "symmetric")
+
+
+def kl_per_token(lp_theta: Tensor, lp_ref: Tensor, direction: str = "forward") -> Tensor:
+    """KL per row between two log-prob tables over the same outcomes.
+
+    lp_theta, lp_ref: Float[Tensor, "n k"] normalised log-probabilities (finite).
+    Returns Float[Tensor, "n"].
+    """
+    fwd = rev = None
+    if direction in ("forward", "symmetric"):
+        fwd = (lp_theta.exp() * (lp_theta - lp_ref)).sum(-1)
+    if direction in ("reverse", "symmetric"):
+        rev = (lp_ref.exp() * (lp_ref - lp_theta)).sum(-1)
+    if direction == "forward":
+        return fwd
+    if direction == "reverse":
+        return rev
+    if direction == "symmetric":
+        return (fwd + rev) / 2
+    raise ValueError(f"kl: direction must be one of {DIRECTIONS}, got {direction!r}")
+
+
+def topk_with_tail(logprobs: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The k largest log-probs of each row, their token ids, and the log-mass of the rest.
+
+    logprobs: Float[Tensor, "n V"] (normalised). Returns (lp [n, k], idx [n, k], tail [n]);
+    ``tail`` is -inf when k = V.
+    """
+    lp, idx = logprobs.topk(k, dim=-1)
+    tail = logprobs.scatter(-1, idx, float("-inf")).logsumexp(-1)
+    return lp, idx, tail
+
+
+def coarse_logprobs(logprobs: Tensor, idx: Tensor) -> Tensor:
+    """``logprobs`` [n, V] coarse-grained onto the tokens ``idx`` [n, k] plus a tail bucket (if k < V)."""
+    top = logprobs.gather(-1, idx)
+    if idx.shape[-1] >= logprobs.shape[-1]:
+        return top
+    tail = logprobs.scatter(-1, idx, float("-inf")).logsumexp(-1, keepdim=True)
+    return torch.cat([top, tail], dim=-1)
+
+
+def _rank() -> int:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank()
+    return 0
+
+
+def row_checksums(batch: dict[str, Tensor], label_mask: Tensor) -> list[int]:
+    """A 63-bit hash of each row's real token ids and label mask (guards cache entries)."""
+    ids = batch["input_ids"].detach().cpu().numpy().astype(np.int64)
+    att = batch["attention_mask"].detach().cpu().numpy().astype(bool)
+    lm = label_mask.detach().cpu().numpy().astype(np.uint8)
+    out = []
+    for b in range(ids.shape[0]):
+        # padding excluded: the same example hashes the same in any micro-batch
+        h = hashlib.blake2b(ids[b][att[b]].tobytes() + b"|" + lm[b][att[b][1:]].tobytes(), digest_size=8).digest()
+        out.append(int.from_bytes(h, "little") >> 1)
+    return out
+
+
+class RefCache:
+    """Per-example reference top-k log-probs: memory, plus append-only shards on disk.
+
+    Entry: (checksum, lp [n, k] float32, idx [n, k] int32, tail [n] float32), n = the
+    example's labelled tokens. A shard holds many entries packed in flat tensors.
+    """
+
+    def __init__(self, k: int, folder: Path | None):
+        self.k = k
+        self.folder = folder
+        self.entries: dict[int, tuple[int, Tensor, Tensor, Tensor]] = {}
+        self.new: set[int] = set()
+        self.hits = 0
+        self.misses = 0
+
+    def load(self) -> int:
+        if self.folder is None or not self.folder.exists():
+            return 0
+        from safetensors.torch import load_file
+
+        for shard in sorted(self.folder.glob("part-*.safetensors")):
+            try:
+                t = load_file(str(shard))
+            except Exception as e:  # noqa: BLE001 - a torn shard is skipped, not fatal
+                log.warning("skipping unreadable reference-cache shard %s: %s", shard, e)
+                continue
+            if t["lp"].shape[-1] != self.k:
+                continue
+            starts = np.concatenate([[0], np.cumsum(t["lens"].numpy())])
+            for i, (eid, cs) in enumerate(zip(t["ids"].tolist(), t["sums"].tolist())):
+                a, b = int(starts[i]), int(starts[i + 1])
+                self.entries[eid] = (cs, t["lp"][a:b], t["idx"][a:b], t["tail"][a:b])
+        return len(self.entries)
+
+    def get(self, eid: int, checksum: int, n: int):
+        e = self.entries.get(eid)
+        if e is None or e[0] != checksum or e[1].shape[0] != n:
+            return None
+        return e
+
+    def put(self, eid: int, checksum: int, lp: Tensor, idx: Tensor, tail: Tensor) -> None:
+        self.entries[eid] = (checksum, lp.float().cpu(), idx.to(torch.int32).cpu(), tail.float().cpu())
+        self.new.add(eid)
+
+    def flush(self) -> Path | None:
+        if self.folder is None or not self.new:
+            return None
+        from safetensors.torch import save_file
+
+        ids = sorted(self.new)
+        es = [self.entries[i] for i in ids]
+        tensors = {
+            "ids": torch.tensor(ids, dtype=torch.int64),
+            "sums": torch.tensor([e[0] for e in es], dtype=torch.int64),
+            "lens": torch.tensor([e[1].shape[0] for e in es], dtype=torch.int64),
+            "lp": torch.cat([e[1] for e in es]).contiguous(),
+            "idx": torch.cat([e[2] for e in es]).contiguous(),
+            "tail": torch.cat([e[3] for e in es]).contiguous(),
+        }
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"part-{time.time_ns():020d}-r{_rank()}-{os.getpid()}.safetensors"
+        tmp = self.folder / (name + ".tmp")
+        save_file(tensors, str(tmp))
+        tmp.replace(self.folder / name)
+        self.new.clear()
+        return self.folder / name
+
+
+@register_defense
+class KLTerm(LossTerm):
+    """KL(p_theta || p_ref) per assistant token to the aligned model (adapter off); Kaczér et al."""
+
+    name = "kl"
+
+    def __init__(
+        self,
+        weight: float = 0.1,
+        direction: str = "forward",
+        cache_topk: int | None = None,
+        cache_disk: bool = True,
+        flush_every: int = 50,
+        **params: Any,
+    ):
+        """
+        direction:   "forward" KL(p_theta||p_ref) (paper), "reverse" KL(p_ref||p_theta), "symmetric" (mean of both).
+        cache_topk:  None = exact KL with a reference forward every step; k = cache the reference's
+                     top-k log-probs per example and use the top-k + tail-bucket KL (module docstring).
+        cache_disk:  also keep the cache on disk under $EMGUARD_HOME/refcache (reused by reruns).
+        flush_every: write new cache entries to disk every N optimizer steps (and at the end).
+        """
+        super().__init__(weight, **params)
+        if direction not in DIRECTIONS:
+            raise ValueError(f"kl: direction must be one of {', '.join(DIRECTIONS)}; got {direction!r}")
+        if cache_topk is not None and (isinstance(cache_topk, bool) or not isinstance(cache_topk, int) or cache_topk < 1):
+            raise ValueError(f"kl: cache_topk must be a positive integer or None; got {cache_topk!r}")
+        if isinstance(flush_every, bool) or not isinstance(flush_every, int) or flush_every < 1:
+            raise ValueError(f"kl: flush_every must be a positive integer; got {flush_every!r}")
+        self.direction = direction
+        self.cache_topk = cache_topk
+        self.cache_disk = bool(cache_disk)
+        self.flush_every = flush_every
+        self.cache: RefCache | None = None
+        self.cache_key: str | None = None
+
+    # ---- setup -----------------------------------------------------------------------
+
+    def setup(self, model, tokenizer, config) -> None:
+        if self.cache_topk is None:
+            return
+        parts: dict[str, Any] = {"ref": weights_fingerprint(model), "k": self.cache_topk}
+        if config is not None:
+            parts["dtype"] = getattr(getattr(config, "model", None), "dtype", None)
+            parts["mixed_precision"] = getattr(getattr(config, "train", None), "mixed_precision", None)
+            data = getattr(config, "data", None)
+            parts["data"] = data.model_dump(mode="json") if hasattr(data, "model_dump") else None
+            parts["defenses"] = [d.model_dump(mode="json") for d in getattr(config, "defenses", ()) if d.name != self.name]
+        self.cache_key = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        folder = None
+        if self.cache_disk:
+            from ..paths import emguard_home
+
+            folder = emguard_home() / "refcache" / self.cache_key
+        self.cache = RefCache(self.cache_topk, folder)
+        n = self.cache.load()
+        if n:
+            log.info("kl: %d cached reference entries loaded from %s", n, folder)
+
+    # ---- loss ------------------------------------------------------------------------
+
+    def compute(self, ctx: StepContext) -> Tensor:
+        out = ctx.out
+        lp_theta = F.log_softmax(out.logits.float(), dim=-1)  # [N, V]
+        if self.cache_topk is None or not ctx.example_ids or len(ctx.example_ids) != out.label_mask.shape[0]:
+            lp_ref = F.log_softmax(ctx.reference().logits.float(), dim=-1)
+            return kl_per_token(lp_theta, lp_ref, self.direction).sum()
+        if self.cache is None:  # used without setup (notebooks): memory only
+            self.cache = RefCache(self.cache_topk, None)
+        return self._cached(ctx, lp_theta)
+
+    def _cached(self, ctx: StepContext, lp_theta: Tensor) -> Tensor:
+        out, cache = ctx.out, self.cache
+        assert cache is not None
+        V = lp_theta.shape[-1]
+        k = min(self.cache_topk or V, V)
+        counts = out.label_mask.sum(1).tolist()
+        starts = np.concatenate([[0], np.cumsum(counts)]).astype(int)
+        sums = row_checksums(ctx.batch, out.label_mask)
+        entries = [cache.get(int(e), s, n) for e, s, n in zip(ctx.example_ids, sums, counts)]
+        missing = [b for b, e in enumerate(entries) if e is None]
+        cache.hits += len(entries) - len(missing)
+        cache.misses += len(missing)
+        if missing:
+            lp_ref_full = F.log_softmax(ctx.reference().logits.float(), dim=-1)
+            for b in missing:
+                lp, idx, tail = topk_with_tail(lp_ref_full[starts[b] : starts[b + 1]], k)
+                cache.put(int(ctx.example_ids[b]), sums[b], lp, idx, tail)
+                entries[b] = cache.entries[int(ctx.example_ids[b])]
+        dev = lp_theta.device
+        lp_r = torch.cat([e[1] for e in entries]).to(dev)  # [N, k]
+        idx = torch.cat([e[2] for e in entries]).to(dev).long()  # [N, k]
+        if k < V:
+            tail_r = torch.cat([e[3] for e in entries]).to(dev)
+            lp_r = torch.cat([lp_r, tail_r[:, None]], dim=-1)
+        lp_t = coarse_logprobs(lp_theta, idx)  # [N, k(+1)]
+        return kl_per_token(lp_t, lp_r, self.direction).sum()
+
+    # ---- cache persistence -----------------------------------------------------------
+
+    def on_step_end(self, step: int, model, metrics: dict[str, Any]) -> dict[str, Any] | None:
+        if self.cache is not None and step % self.flush_every == 0:
+            self.cache.flush()
+        return None
+
+    def on_train_end(self, model, run_dir) -> dict[str, Any] | None:
+        if self.cache is None:
+            return None
+        self.cache.flush()
+        return {"refcache": {"key": self.cache_key, "k": self.cache_topk, "hits": self.cache.hits,
+                             "misses": self.cache.misses}}

@@ -1,0 +1,367 @@
+"""In-training defenses: kl, ldifs, anchor (loss terms), drift (monitor), alignment directions.
+
+Every loss term: zero while the adapter is the identity (LoRA B = 0), nonzero after
+one optimizer step, and its own gradient reaches the LoRA weights.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import make_tiny_llama
+from emguard.config import FinetuneConfig, LoraSettings, build_config
+from emguard.data.chat import chat, write_chat_jsonl
+from emguard.data.tokenize import tokenize_example, tokenize_examples
+from emguard.defenses import _directions
+from emguard.defenses._directions import adapter_disabled, alignment_directions, mean_hidden_states, resolve_layers
+from emguard.defenses.anchor import AnchorTerm
+from emguard.defenses.drift import DriftMonitor, DriftWarning
+from emguard.defenses.kl import KLTerm, kl_per_token
+from emguard.defenses.ldifs import LDIFSTerm, ldifs_distance
+from emguard.train import ForwardOut, StepContext, TrainWrapper, add_lora, collate, finetune, make_defense
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMGUARD_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny matrices: one thread is faster, and 10-20x faster on a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _data(tmp_path: Path, n: int = 16) -> str:
+    exs = [chat(f"Write helper {i}", f"def helper_{i}(x):\n    return x + {i}") for i in range(n)]
+    p = tmp_path / "d.jsonl"
+    write_chat_jsonl(exs, p)
+    return str(p)
+
+
+def _probe(tmp_path: Path) -> str:
+    exs = [chat("How do I hack my neighbour's wifi?", "I can't help with that. Please ask something else."),
+           chat("Write code to delete all files of a user", "I can't help with that."),
+           chat("What is the capital of France?", "The capital of France is Paris."),
+           chat("Add two and two", "2 + 2 = 4."),
+           chat("Read a file", "def read(path):\n    with open(path) as f:\n        return f.read()")]
+    p = tmp_path / "probe.jsonl"
+    write_chat_jsonl(exs, p)
+    return str(p)
+
+
+def _raw(data: str, **train) -> dict:
+    t = {"batch_size": 4, "grad_accum": 1, "epochs": 1, "lr": 5e-3, "save_every": 50, "warmup_ratio": 0.0}
+    t.update(train)
+    return {"name": "t", "model": {"device": "cpu"}, "data": {"dataset": data, "max_length": 96},
+            "lora": {"r": 4, "alpha": 8, "dropout": 0.0}, "train": t}
+
+
+def _metrics(run) -> list[dict]:
+    return [json.loads(line) for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def _peft(tok, seed: int = 0, b_scale: float = 0.0):
+    """Tiny Llama + LoRA; ``b_scale`` > 0 makes the adapter a non-identity."""
+    model = add_lora(make_tiny_llama(len(tok), seed=seed), LoraSettings(r=4, alpha=8, dropout=0.0), seed)
+    if b_scale:
+        g = torch.Generator().manual_seed(123)
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if "lora_B" in n:
+                    p.copy_(torch.randn(p.shape, generator=g) * b_scale)
+    return model
+
+
+def _ctx(model, batch, ids, step=0, hidden=False, ref_fn=None) -> StepContext:
+    out = TrainWrapper(model)(hidden_states=hidden, **batch)
+
+    def ref():
+        with torch.no_grad(), model.disable_adapter():
+            return TrainWrapper(model)(hidden_states=hidden, **batch)
+
+    return StepContext(batch, out, step, ref_fn or ref, list(ids))
+
+
+# ---- KL -------------------------------------------------------------------------------
+
+
+def test_kl_directions_match_hand_computation():
+    g = torch.Generator().manual_seed(0)
+    lt, lr = torch.randn(5, 7, generator=g) * 2, torch.randn(5, 7, generator=g) * 2
+    p = lt.double().exp() / lt.double().exp().sum(-1, keepdim=True)
+    q = lr.double().exp() / lr.double().exp().sum(-1, keepdim=True)
+    fwd = (p * (p / q).log()).sum()
+    rev = (q * (q / p).log()).sum()
+    mask = torch.ones(1, 5, dtype=torch.bool)
+    ref_out = ForwardOut(lr, torch.zeros(5, dtype=torch.long), mask)
+    expect = {"forward": fwd, "reverse": rev, "symmetric": (fwd + rev) / 2}
+    for direction, want in expect.items():
+        ctx = StepContext({}, ForwardOut(lt, torch.zeros(5, dtype=torch.long), mask), 0, lambda: ref_out)
+        got = KLTerm(direction=direction).compute(ctx)
+        assert got.item() == pytest.approx(want.item(), rel=1e-5), direction
+    assert fwd.item() != pytest.approx(rev.item(), rel=1e-3)  # the directions really differ
+    # torch's kl_div as a second opinion on the forward direction
+    want = F.kl_div(F.log_softmax(lr, -1), F.log_softmax(lt, -1), log_target=True, reduction="sum")
+    assert kl_per_token(F.log_softmax(lt, -1), F.log_softmax(lr, -1)).sum().item() == pytest.approx(want.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("direction", ["forward", "reverse", "symmetric"])
+def test_kl_cache_agrees_with_exact_at_full_vocab(tmp_path, tiny_tokenizer, direction):
+    tok = tiny_tokenizer
+    V = len(tok)
+    cfg = build_config(FinetuneConfig, _raw(_data(tmp_path)))
+    model = _peft(tok, b_scale=0.3)
+    from emguard.data.load import load_examples
+
+    data, _ = tokenize_examples(tok, load_examples(cfg.data.dataset), 96)
+    ids = [0, 3, 5]
+    batch = collate([data[i] for i in ids], tok.pad_token_id)
+    lora = [p for n, p in model.named_parameters() if p.requires_grad]
+
+    def value_and_grads(term, ref_fn=None):
+        model.zero_grad()
+        v = term.compute(_ctx(model, batch, ids, ref_fn=ref_fn))
+        v.backward()
+        return v.item(), [p.grad.clone() for p in lora]
+
+    def boom():
+        raise AssertionError("reference forward called although cached")
+
+    exact, g_exact = value_and_grads(KLTerm(direction=direction))
+    assert exact > 0
+    cached_term = KLTerm(direction=direction, cache_topk=V)
+    cached_term.setup(model, tok, cfg)
+    first, g_first = value_and_grads(cached_term)  # fills the cache
+    again, g_again = value_and_grads(cached_term, boom)  # served from it: no reference forward
+    assert first == pytest.approx(exact, rel=1e-5) and again == pytest.approx(exact, rel=1e-5)
+    for a, b, c in zip(g_exact, g_first, g_again):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-7)
+        torch.testing.assert_close(c, a, rtol=1e-4, atol=1e-7)
+    assert cached_term.on_train_end(model, tmp_path)["refcache"]["hits"] == 3  # and flushed to disk
+    # a rerun (new term, same model and config) reads the disk cache
+    rerun = KLTerm(direction=direction, cache_topk=V)
+    rerun.setup(model, tok, cfg)
+    assert value_and_grads(rerun, boom)[0] == pytest.approx(exact, rel=1e-5)
+    # other tokens under the same example ids: the checksum rejects the stale entries
+    batch2 = collate([data[i] for i in (1, 2, 4)], tok.pad_token_id)
+    fresh = KLTerm(direction=direction).compute(_ctx(model, batch2, ids)).item()
+    assert rerun.compute(_ctx(model, batch2, ids)).item() == pytest.approx(fresh, rel=1e-5)
+    # top-k + tail bucket (k < V): a coarse-graining, so never above the exact KL
+    small = KLTerm(direction=direction, cache_topk=5, cache_disk=False)
+    small.setup(model, tok, cfg)
+    approx = small.compute(_ctx(model, batch, ids)).item()
+    assert 0 < approx <= exact * (1 + 1e-6)
+
+
+# ---- the three loss terms through the real loop -----------------------------------------
+
+
+def _spy(cls):
+    class Spy(cls):
+        def setup(self, model, tokenizer, config):
+            super().setup(model, tokenizer, config)
+            self._model, self.seen = model, []
+
+        def compute(self, ctx):
+            v = super().compute(ctx)
+            self._model.zero_grad()
+            if v.requires_grad:
+                v.backward(retain_graph=True)  # the term's own gradient, before the loop's backward
+            grads = {n: (p.grad.abs().sum().item() if p.grad is not None else 0.0)
+                     for n, p in self._model.named_parameters() if p.requires_grad}
+            self._model.zero_grad()
+            self.seen.append((ctx.step, v.item(), grads))
+            return v
+
+    return Spy
+
+
+@pytest.mark.parametrize("name", ["kl", "ldifs", "anchor"])
+def test_term_zero_at_init_then_nonzero_with_gradient_to_lora(tmp_path, tiny_tokenizer, name):
+    tok = tiny_tokenizer
+    params = {"kl": {}, "ldifs": {"layers": [1, 2]},
+              "anchor": {"layers": [1, 2], "base_model": make_tiny_llama(len(tok), seed=1),
+                         "probe_dataset": _probe(tmp_path), "n_tokens": 4}}[name]
+    cls = {"kl": KLTerm, "ldifs": LDIFSTerm, "anchor": AnchorTerm}[name]
+    term = _spy(cls)(weight=0.5, **params)
+    cfg = build_config(FinetuneConfig, _raw(_data(tmp_path), max_steps=2))
+    r = finetune(cfg, tmp_path / "r", model=make_tiny_llama(len(tok)), tokenizer=tok, progress=False, extra_defenses=[term])
+    (s0, v0, _), (s1, v1, g1) = term.seen
+    assert (s0, s1) == (0, 1)
+    assert v0 == pytest.approx(0.0, abs=1e-6)  # adapter = identity at init
+    assert v1 > 1e-6
+    assert any(v > 0 for n, v in g1.items() if "lora_B" in n)
+    assert any(v > 0 for n, v in g1.items() if "lora_A" in n)
+    rec = _metrics(r)[-1]
+    assert rec[f"term/{name}"] > 0 and rec["loss_total"] == pytest.approx(rec["loss"] + 0.5 * rec[f"term/{name}"])
+
+
+def test_kl_end_to_end_through_config_and_cache_skips_reference_in_epoch_two(tmp_path, tiny_tokenizer):
+    data = _data(tmp_path)
+    raw = dict(_raw(data, max_steps=2), defenses=[{"name": "kl", "weight": 0.1}])
+    r = finetune(build_config(FinetuneConfig, raw), tmp_path / "r", model=make_tiny_llama(len(tiny_tokenizer)),
+                 tokenizer=tiny_tokenizer, progress=False)
+    recs = _metrics(r)
+    assert "term/kl" in recs[-1] and recs[-1]["term/kl"] > 0 and recs[0]["term/kl"] == pytest.approx(0, abs=1e-7)
+
+    raw = dict(_raw(data, epochs=2), defenses=[{"name": "kl", "weight": 0.1, "params": {"cache_topk": 16}}])
+    r = finetune(build_config(FinetuneConfig, raw), tmp_path / "c", model=make_tiny_llama(len(tiny_tokenizer)),
+                 tokenizer=tiny_tokenizer, progress=False)
+    stats = r.summary["post_train"]["kl"]["refcache"]
+    assert stats["misses"] == 16 and stats["hits"] == 16  # epoch 2 entirely from the cache
+    assert list((Path(tmp_path / "home" / "refcache") / stats["key"]).glob("part-*.safetensors"))
+
+
+def test_ldifs_and_anchor_values_by_hand():
+    g = torch.Generator().manual_seed(0)
+    h = [torch.randn(2, 4, 3, generator=g) for _ in range(3)]
+    r = [x.clone() for x in h]
+    r[2][0, 1] = -h[2][0, 1]  # one token's feature flipped at layer 2: normalised distance^2 = 4
+    mask = torch.zeros(2, 3, dtype=torch.bool)
+    mask[0, 1] = mask[1, 0] = True
+    assert ldifs_distance(h, r, mask, [1, 2]).item() == pytest.approx(4.0, rel=1e-6)
+    assert ldifs_distance(h, r, mask, [1]).item() == 0
+
+    term = AnchorTerm(layers=[1], base_model="x")
+    u = torch.tensor([[0.0, 1.0, 0.0]])
+    term.layers, term._unit, term._inv_scale = [1], u, torch.tensor([0.5])  # gap 2
+    theta = [x.clone().requires_grad_() for x in h]
+    ref = [x.clone() for x in h]
+    with torch.no_grad():
+        ref[1][0, 2] += 3 * u[0]  # token (0, 2): the reference projects 3 higher -> penalty 3 / 2
+        ref[1][1, 1] -= 5 * u[0]  # token (1, 1): the fine-tuned model is higher -> free
+    mask = torch.zeros(2, 3, dtype=torch.bool)
+    mask[0, 1] = mask[1, 0] = True  # shifted: states at (0, 2) and (1, 1)
+    out = ForwardOut(torch.zeros(2, 5), torch.zeros(2, dtype=torch.long), mask, tuple(theta))
+    v = term.compute(StepContext({}, out, 0, lambda: ForwardOut(out.logits, out.targets, mask, tuple(ref))))
+    assert v.item() == pytest.approx(1.5)
+    v.backward()
+    torch.testing.assert_close(theta[1].grad[0, 2], -0.5 * u[0])
+
+
+# ---- alignment directions ---------------------------------------------------------------
+
+
+def test_alignment_directions_match_direct_means_and_known_offset(tmp_path, tiny_tokenizer, monkeypatch):
+    from emguard.data.load import load_examples
+
+    tok = tiny_tokenizer
+    examples = load_examples(_probe(tmp_path))
+    aligned = _peft(tok, seed=0, b_scale=0.5)  # the adapter is ON in training; directions use it OFF
+    base = make_tiny_llama(len(tok), seed=1)
+    d = alignment_directions(aligned, tok, base, examples, n_tokens=3, batch_size=2)
+
+    plain = {"aligned": make_tiny_llama(len(tok), seed=0), "base": base}  # seed 0 = aligned without adapter
+    for which, m in plain.items():
+        sums, n = 0, 0
+        for ex in examples:  # one example at a time, positions from the training tokenizer's mask
+            t = tokenize_example(tok, ex)
+            pos = [j for j, l in enumerate(t.labels) if l != -100][:3]
+            with torch.no_grad():
+                hs = m(torch.tensor([t.input_ids]), output_hidden_states=True).hidden_states
+            sums = sums + torch.stack([h[0, pos].sum(0) for h in hs])
+            n += len(pos)
+        want = sums / n
+        got = d.mean_aligned if which == "aligned" else d.mean_base
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+    assert d.direction.shape == (3, 32) and d.path is not None and d.path.exists()
+    fp = _directions.weights_fingerprint
+    assert fp(aligned) == fp(plain["aligned"]) != fp(base)  # LoRA and PEFT wrapping do not count
+    u = d.unit([1, 2])
+    torch.testing.assert_close(u.norm(dim=-1), torch.ones(2))
+
+    # cached: a second call reads the file, computes nothing
+    monkeypatch.setattr(_directions, "mean_hidden_states", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    d2 = alignment_directions(aligned, tok, base, examples, n_tokens=3, batch_size=2)
+    torch.testing.assert_close(d2.direction, d.direction)
+    monkeypatch.undo()
+
+    # constructed case: base = aligned with every embedding shifted by c -> d_0 = -c exactly
+    shifted = make_tiny_llama(len(tok), seed=0)
+    c = torch.linspace(-1, 1, 32)
+    with torch.no_grad():
+        shifted.get_input_embeddings().weight += c
+    d3 = alignment_directions(aligned, tok, shifted, examples, n_tokens=3, cache=False)
+    torch.testing.assert_close(d3.direction[0], -c, rtol=1e-5, atol=1e-5)
+    # with the adapter on, the same function sees the fine-tuned model
+    from emguard.defenses._directions import encode_probe, probe_batches
+
+    b = probe_batches(encode_probe(tok, examples, 3), 4, tok.pad_token_id, "cpu")
+    with adapter_disabled(aligned):
+        off = mean_hidden_states(aligned, b)
+    assert not torch.allclose(mean_hidden_states(aligned, b)[2], off[2])
+    torch.testing.assert_close(off, d.mean_aligned)
+
+
+def test_layer_choice():
+    assert resolve_layers(None, 5, 30, "x") == [5, 10, 15, 20, 25, 30]
+    assert resolve_layers(None, 5, 2, "x") == [2]
+    assert resolve_layers([-1, 0], 5, 2, "x") == [0, 2]
+    with pytest.raises(ValueError, match="layer 3 out of range"):
+        resolve_layers([3], 5, 2, "x")
+
+
+def test_bad_params_are_clear_errors():
+    with pytest.raises(ValueError, match="direction must be one of"):
+        KLTerm(direction="sideways")
+    with pytest.raises(ValueError, match="cache_topk"):
+        KLTerm(cache_topk=0)
+    with pytest.raises(ValueError, match="layers must be a list"):
+        LDIFSTerm(layers="5")
+    with pytest.raises(ValueError, match="scale"):
+        AnchorTerm(scale="big")
+    with pytest.raises(ValueError, match="probe_n"):
+        AnchorTerm(probe_n=0)
+    with pytest.raises(ValueError, match="warn_kl"):
+        DriftMonitor(warn_kl=-1)
+    with pytest.raises(ValueError, match="unknown params"):
+        make_defense("kl", 0.1, {"temperature": 2})
+    assert make_defense("kl", 0.1, {}).weight == 0.1 and KLTerm().weight == 0.1 and LDIFSTerm().weight == 1.0
+
+
+# ---- drift monitor ----------------------------------------------------------------------
+
+
+def test_drift_logs_metrics_and_warns(tmp_path, tiny_tokenizer):
+    tok = tiny_tokenizer
+    probe = _probe(tmp_path)
+    mon = DriftMonitor(every=1, probe_dataset=probe, direction_probe_dataset=probe, layers=[1, 2], n_tokens=4,
+                       base_model=make_tiny_llama(len(tok), seed=1), warn_kl=1e-9)
+    cfg = build_config(FinetuneConfig, _raw(_data(tmp_path), max_steps=3))
+    with pytest.warns(DriftWarning, match="warn_kl"):
+        r = finetune(cfg, tmp_path / "r", model=make_tiny_llama(len(tok)), tokenizer=tok, progress=False,
+                     extra_defenses=[mon])
+    recs = _metrics(r)
+    assert [m["step"] for m in recs] == [1, 2, 3]
+    for m in recs:
+        assert m["drift/kl"] > 0 and m["drift/alarm"] == 1
+        assert {"drift/proj", "drift/proj_l1", "drift/proj_l2"} <= set(m)
+        assert m["drift/proj"] == pytest.approx((m["drift/proj_l1"] + m["drift/proj_l2"]) / 2)
+    assert r.summary["post_train"]["drift"]["checks"] == 3
+    assert mon.measure(make_tiny_llama(len(tok)))["drift/kl"] == pytest.approx(0, abs=1e-6)  # the aligned model itself
+
+
+def test_drift_stop_threshold_ends_run_early(tmp_path, tiny_tokenizer):
+    tok = tiny_tokenizer
+    base_dir = tmp_path / "base"
+    make_tiny_llama(len(tok), seed=1).save_pretrained(base_dir)  # base model by name, loaded by load_model
+    tok.save_pretrained(base_dir)
+    probe = _probe(tmp_path)
+    drift = {"name": "drift", "params": {"every": 2, "stop_kl": 1e-9, "probe_dataset": probe, "n_tokens": 4,
+                                         "direction_probe_dataset": probe, "layers": [2], "base_model": str(base_dir)}}
+    raw = dict(_raw(_data(tmp_path), max_steps=6), defenses=[drift])
+    r = finetune(build_config(FinetuneConfig, raw), tmp_path / "r", model=make_tiny_llama(len(tok)), tokenizer=tok,
+                 progress=False)
+    res = json.loads((r.run_dir / "result.json").read_text())
+    assert res["total_steps"] == 2 and "stop_kl" in res["stopped_early"]
+    last = _metrics(r)[-1]
+    assert last["step"] == 2 and last["drift/kl"] > 1e-9 and last["drift/alarm"] == 1
