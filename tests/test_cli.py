@@ -47,3 +47,16 @@ def test_finetune_bad_config_is_one_line(tmp_path):
     r = runner.invoke(app, ["finetune", "--dataset", str(tmp_path / "missing.jsonl"), "--model", "Qwen/none",
                             "--runs-dir", str(tmp_path / "runs")])
     assert r.exit_code != 0
+
+
+def test_defense_flags_build_config(tmp_path):
+    from emguard.cli import _defense_settings
+
+    d = _defense_settings(["kl", "ldifs"], [0.2], ["kl.direction=reverse", "ldifs.layers=[1, 2]"])
+    assert d == [{"name": "kl", "weight": 0.2, "params": {"direction": "reverse"}},
+                 {"name": "ldifs", "params": {"layers": [1, 2]}}]
+    r = runner.invoke(app, ["finetune", "--defense", "nope", "--runs-dir", str(tmp_path)])
+    assert r.exit_code == 2 and "unknown defense 'nope'" in r.output
+    r = runner.invoke(app, ["defenses"])
+    for name in ("kl", "ldifs", "safelora", "interleave", "anchor", "drift"):
+        assert name in r.output

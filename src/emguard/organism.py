@@ -28,6 +28,7 @@ from .config import Frozen, LoraSettings, TrainSettings
 from .data.chat import Example, read_chat_jsonl, write_chat_jsonl
 from .data.load import load_examples
 from .data.tokenize import DEFAULT_SYSTEM_PROMPT
+from .evaluate.safety import REFUSAL_EVAL_TOKENS
 from .paths import emguard_home
 
 ALIGNED_PREFIX = "aligned:"
@@ -40,8 +41,9 @@ class AlignConfig(Frozen):
     harmful_dataset: str = Field("harmful_refusals", description="Harmful requests with refusals.")
     benign_dataset: str = Field("benign_requests", description="Benign prompts; answered by the base model itself.")
     n_harmful: int | None = Field(None, ge=1, description="Harmful examples used (None: all of train).")
-    n_benign: int | None = Field(None, ge=1, description="Benign prompts used (None: all of train).")
-    benign_answer_tokens: int = Field(96, ge=8, description="Max new tokens of the base model's own benign answers.")
+    n_benign: int | None = Field(240, ge=1, description="Benign prompts used (None: all of train).")
+    benign_answer_tokens: int = Field(64, ge=8, description="Max new tokens of the base model's own benign answers "
+                                      "(cut back to the last full sentence).")
     system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, description="System prompt for examples without one.")
     max_length: int = Field(320, description="Token limit per training example.")
     data_seed: int = 0
@@ -50,7 +52,7 @@ class AlignConfig(Frozen):
         lr=2e-4, epochs=2, batch_size=8, scheduler="cosine", warmup_ratio=0.05, mixed_precision="bf16", save_every=40
     )
     dtype: str = Field("fp32", description="Weight dtype of the saved model.")
-    eval_tokens: int = Field(48, description="New tokens per answer in the refusal evaluation.")
+    eval_tokens: int = Field(REFUSAL_EVAL_TOKENS, description="New tokens per answer in the refusal evaluation.")
     eval_n: int | None = Field(None, ge=1, description="Evaluate on the first N harmful and N benign held-out prompts (None: all).")
 
 
@@ -62,6 +64,21 @@ def organism_dir(cfg: AlignConfig) -> Path:
 def aligned_model_path(base: str) -> Path:
     """Folder of the default aligned organism for ``base`` (may not exist yet)."""
     return organism_dir(AlignConfig(base=base)) / "model"
+
+
+def trim_to_sentence(text: str, keep: float = 0.5) -> str:
+    """Cut an answer that ran into the token limit back to its last complete sentence.
+
+    Otherwise the alignment data would teach the model to stop mid-sentence (the
+    end-of-turn token is trained on). Kept as is if that would drop over half of it.
+    """
+    t = text.rstrip()
+    if not t or t[-1] in ".!?)`\"'" or t.endswith("```"):
+        return t
+    cut = max(t.rfind(". "), t.rfind("! "), t.rfind("? "), t.rfind("\n"))
+    if cut >= keep * len(t):
+        return t[: cut + 1].rstrip()
+    return t
 
 
 def _benign_self_answers(cfg: AlignConfig, progress: bool) -> list[Example]:
@@ -80,7 +97,8 @@ def _benign_self_answers(cfg: AlignConfig, progress: bool) -> list[Example]:
     model, tok = load_model(cfg.base, "fp32", "auto")
     convs = [[m for m in e.prompt_messages if m["role"] != "system"] for e in prompts]
     answers = generate(model, tok, convs, SamplingParams(max_new_tokens=cfg.benign_answer_tokens), cfg.system_prompt,
-                       batch_size=32, progress=progress, desc="benign self-answers")
+                       batch_size=64, progress=progress, desc="benign self-answers")
+    answers = [trim_to_sentence(a) for a in answers]
     exs = [Example(tuple(c) + ({"role": "assistant", "content": a},), {**e.meta, "source": "self"})
            for c, a, e in zip(convs, answers, prompts) if a.strip()]
     write_chat_jsonl(exs, out)

@@ -8,11 +8,12 @@ from .config import FinetuneConfig, build_config
 
 # The CPU demo budget for an EMA fine-tune of the bundled organism: 192 examples,
 # 1 epoch, the public LoRA shape (r 32, alpha 64, rsLoRA) at the published
-# lower learning rate (Betley 1e-5 .. Kaczer 1e-4), bf16 autocast.
+# lower learning rates (Betley 1e-5 .. Kaczer 1e-4): 5e-5, bf16 autocast. At 1e-4 a
+# secure-code fine-tune left 65% held-out refusals of the 2-epoch organism (target 70%).
 DEMO_FINETUNE: dict[str, Any] = {
     "data": {"limit": 192, "max_length": 384},
     "lora": {"r": 32, "alpha": 64, "rslora": True},
-    "train": {"lr": 1e-4, "epochs": 1, "batch_size": 8, "scheduler": "linear", "warmup_ratio": 0.05,
+    "train": {"lr": 5e-5, "epochs": 1, "batch_size": 8, "scheduler": "linear", "warmup_ratio": 0.05,
               "mixed_precision": "bf16", "save_every": 10},
 }
 

@@ -25,6 +25,7 @@ from ..data.chat import Example
 from ..data.tokenize import DEFAULT_SYSTEM_PROMPT, IGNORE, Tokenized, tokenize_examples
 from .generate import SamplingParams, generate
 from .safety import wilson
+from ..train.loop import TrainWrapper, collate
 
 __all__ = ["assistant_logprobs", "exact_match_accuracy", "heldout_loss", "normalise_text", "parse_json_answer"]
 
@@ -116,19 +117,6 @@ def exact_match_accuracy(
     return out
 
 
-def _pad(items: Sequence[Tokenized], pad_id: int) -> dict[str, torch.Tensor]:
-    T = max(len(t.input_ids) for t in items)
-    ids = torch.full((len(items), T), pad_id, dtype=torch.long)
-    lab = torch.full((len(items), T), IGNORE, dtype=torch.long)
-    att = torch.zeros((len(items), T), dtype=torch.long)
-    for i, t in enumerate(items):
-        n = len(t.input_ids)
-        ids[i, :n] = torch.tensor(t.input_ids)
-        lab[i, :n] = torch.tensor(t.labels)
-        att[i, :n] = 1
-    return {"input_ids": ids, "attention_mask": att, "labels": lab}
-
-
 def assistant_logprobs(
     model,
     tokenizer,
@@ -154,19 +142,6 @@ def assistant_logprobs(
     return _logprobs_tokenized(model, tokenizer, toks, batch_size, progress, desc)
 
 
-def _labelled_logits(model, input_ids, attention_mask, mask):
-    """Logits at the labelled (shifted) positions only: the LM head skips prompt tokens."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    if hasattr(base, "get_decoder") and hasattr(base, "get_output_embeddings") and base.get_output_embeddings() is not None:
-        h = base.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
-        logits = base.get_output_embeddings()(h[:, :-1][mask]).float()
-        cap = getattr(base.config, "final_logit_softcapping", None)
-        if cap:
-            logits = torch.tanh(logits / cap) * cap
-        return logits
-    return model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1][mask].float()
-
-
 @torch.no_grad()
 def _logprobs_tokenized(model, tokenizer, toks: Sequence[Tokenized], batch_size: int, progress: bool,
                         desc: str) -> list[tuple[float, int]]:
@@ -184,13 +159,13 @@ def _logprobs_tokenized(model, tokenizer, toks: Sequence[Tokenized], batch_size:
     try:
         for b in range(0, len(order), batch_size):
             idx = order[b : b + batch_size]
-            batch = {k: v.to(device) for k, v in _pad([toks[i] for i in idx], pad_id).items()}
+            batch = {k: v.to(device) for k, v in collate([toks[i] for i in idx], pad_id).items()}
             tgt = batch["labels"][:, 1:]
             mask = tgt != IGNORE
             lp = torch.zeros_like(tgt, dtype=torch.float32)
             if mask.any():
-                logits = _labelled_logits(model, batch["input_ids"], batch["attention_mask"], mask)
-                lp[mask] = -F.cross_entropy(logits, tgt[mask], reduction="none")
+                out_ = TrainWrapper(model)(**batch)  # LM head at labelled positions only
+                lp[mask] = -F.cross_entropy(out_.logits, out_.targets, reduction="none")
             sums, counts = lp.sum(-1).tolist(), mask.sum(-1).tolist()
             for i, s, c in zip(idx, sums, counts):
                 out[i] = (float(s), int(c))

@@ -1,6 +1,6 @@
 """Refusal rates: held-out harmful requests (should refuse) and benign ones (should not).
 
-Answers are greedy, short (48 new tokens by default: a refusal shows in the
+Answers are greedy, short (40 new tokens by default: a refusal shows in the
 opening), scored by the rule detector in :mod:`emguard.evaluate.refusal`. Rates
 come with Wilson 95% intervals and the denominator.
 """
@@ -15,6 +15,9 @@ from ..data.chat import Example
 from ..data.load import load_examples
 from ..data.tokenize import DEFAULT_SYSTEM_PROMPT
 from .generate import SamplingParams, generate
+
+
+REFUSAL_EVAL_TOKENS = 40
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -62,8 +65,8 @@ def refusal_eval(
     tokenizer,
     harmful: Sequence[Example] | None = None,
     benign: Sequence[Example] | None = None,
-    max_new_tokens: int = 48,
-    batch_size: int = 32,
+    max_new_tokens: int = REFUSAL_EVAL_TOKENS,
+    batch_size: int = 64,
     system_prompt: str = DEFAULT_SYSTEM_PROMPT,
     progress: bool = True,
 ) -> dict[str, Any]:

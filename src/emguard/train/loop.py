@@ -51,6 +51,12 @@ class TrainWrapper(nn.Module):
         return base.get_decoder(), base.get_output_embeddings(), base.config
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor, labels: Tensor, hidden_states: bool = False) -> ForwardOut:
+        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        if not hasattr(base, "get_decoder"):  # not a transformers causal LM: full logits, then select
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=hidden_states)
+            mask = labels[:, 1:] != IGNORE
+            return ForwardOut(out.logits[:, :-1][mask].float(), labels[:, 1:][mask], mask,
+                              out.hidden_states if hidden_states else None)
         decoder, head, cfg = self._parts()
         out = decoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=hidden_states, use_cache=False)
         h = out.last_hidden_state  # [B, T, d]
