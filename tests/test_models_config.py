@@ -85,3 +85,14 @@ def test_smollm2_chat_template_mask():
     assert labelled == 'printf("hi");<|im_end|>'
     first = next(j for j, l in enumerate(t.labels) if l != IGNORE)
     assert tok.decode(t.input_ids[:first]).endswith("<|im_start|>assistant\n")
+
+
+def test_shipped_example_configs_load():
+    from pathlib import Path
+
+    from emguard.organism import AlignConfig
+
+    root = Path(__file__).resolve().parents[1] / "configs"
+    ft = load_yaml_config(root / "finetune.yaml", FinetuneConfig)
+    assert ft.data.dataset == "insecure_code" and ft.train.mixed_precision == "bf16"
+    assert load_yaml_config(root / "align.yaml", AlignConfig) == AlignConfig()  # the file documents the defaults
