@@ -341,6 +341,32 @@ def benign(
                   f"{100 * lo:.0f}-{100 * hi:.0f}); held-out loss {loss['loss']:.3f} over {loss['n_tokens']} tokens")
 
 
+@app.command()
+def serve(
+    model_or_run: str = typer.Argument(..., help="Model name/folder/.gguf/hub id, or a fine-tune run folder."),
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    api_key_env: str = typer.Option("EMGUARD_SERVE_API_KEY", help="Env var with the API key; if set, requests need 'Authorization: Bearer <key>'."),
+    max_tokens_limit: int = typer.Option(1024, help="Cap on max_tokens per request."),
+    max_concurrency: int = typer.Option(1, help="Generations at once."),
+    max_queue: int = typer.Option(16, help="Waiting requests; beyond -> 429."),
+    served_model_name: Optional[str] = typer.Option(None, help="Model id clients must send (default: MODEL_OR_RUN)."),
+    dtype: str = typer.Option("fp32"),
+    device: str = typer.Option("auto"),
+) -> None:
+    """Serve a model or run at an OpenAI-compatible /v1/chat/completions (logprobs, streaming)."""
+    from .data.tokenize import DEFAULT_SYSTEM_PROMPT
+    from .models import ModelNotFound
+    from .serve import serve_command  # lazily: fastapi is imported at module level there
+
+    try:
+        serve_command(model_or_run, host=host, port=port, api_key_env=api_key_env, max_tokens_limit=max_tokens_limit,
+                      max_concurrency=max_concurrency, max_queue=max_queue, served_model_name=served_model_name,
+                      system_prompt=DEFAULT_SYSTEM_PROMPT, dtype=dtype, device=device, echo=typer.echo)
+    except (ValueError, ModelNotFound, RuntimeError) as e:
+        _fail(str(e))
+
+
 # ---------------------------------------------------------------- demo
 
 
