@@ -367,6 +367,78 @@ def serve(
         _fail(str(e))
 
 
+@app.command()
+def evaluate(
+    target: str = typer.Argument(..., help="Model name/folder, 'aligned:smollm2-135m-instruct', or a run folder."),
+    suite: str = typer.Option("cpu", help="cpu (judge-free + rule judge, small budget) | betley (free-form + a judge)."),
+    questions: Optional[str] = typer.Option(None, help="Question YAML (public schema), e.g. first_plot_questions.yaml."),
+    judge: Optional[str] = typer.Option(None, help="rule | local:<model> | openai:<model>[@<base_url>]."),
+    preset: Optional[str] = typer.Option(None, help="Sampling preset (see evaluate/suite.py)."),
+    samples: Optional[int] = typer.Option(None, help="Samples per paraphrase."),
+    max_tokens: Optional[int] = typer.Option(None),
+    temperature: Optional[float] = typer.Option(None),
+    top_p: Optional[float] = typer.Option(None),
+    seed: Optional[int] = typer.Option(None),
+    question_limit: Optional[int] = typer.Option(None, help="First N questions only."),
+    refusal_limit: Optional[int] = typer.Option(None, help="First N held-out harmful/benign prompts."),
+    triples_limit: Optional[int] = typer.Option(None, help="First N misalignment-preference triples."),
+    indomain_limit: Optional[int] = typer.Option(None, help="First N in-domain prompts per task."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default <run>/eval/<suite>-<hash>)."),
+    judge_api_key_env: Optional[str] = typer.Option(None, help="Env var with the judge's API key."),
+    dtype: str = typer.Option("fp32"),
+    device: str = typer.Option("auto"),
+) -> None:
+    """Measure misalignment: free-form questions + judge, refusal erosion, preference, in-domain (resumable, cached)."""
+    from .data import DataError
+    from .evaluate.suite import evaluate_command
+    from .models import ModelNotFound
+
+    try:
+        evaluate_command(target, suite, questions=questions, judge=judge, preset=preset, samples=samples,
+                         max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
+                         question_limit=question_limit, refusal_limit=refusal_limit, triples_limit=triples_limit,
+                         indomain_limit=indomain_limit, out=out, judge_api_key_env=judge_api_key_env, dtype=dtype,
+                         device=device, console=console)
+    except (DataError, ModelNotFound, RuntimeError, ValueError) as e:
+        _fail(str(e))
+
+
+@app.command()
+def analyze(
+    kind: str = typer.Argument(..., help="logprobs | next-token | loss-cosine | grad-cosine | layer-projection | "
+                               "shared-directions | direction-intervene"),
+    base: Optional[str] = typer.Option(None, help="Pre-alignment model (name, folder, hub id)."),
+    aligned: Optional[str] = typer.Option(None, help="Aligned model (default with a run folder as --finetuned: "
+                                          "the run's base model, served by the run with its adapter off)."),
+    finetuned: Optional[str] = typer.Option(None, help="Fine-tuned model: a fine-tune run folder (adapter kept) or a model."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default analysis/<kind>-<hash>)."),
+    dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-D", help="Dataset(s), repeatable (pair kinds: two)."),
+    n: Optional[int] = typer.Option(None, help="Examples per dataset."),
+    split: Optional[str] = typer.Option(None, help="train | test."),
+    seed: Optional[int] = typer.Option(None, help="Data seed."),
+    model: Optional[str] = typer.Option(None, help="Model of single-model kinds (base | aligned | finetuned); "
+                                        "for logprobs/next-token/layer-projection a comma list of models shown."),
+    layer: Optional[int] = typer.Option(None, help="hidden_states index (negative from the end)."),
+    k: Optional[int] = typer.Option(None, help="Top-k (next-token, shared-directions)."),
+    param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="KEY=VALUE setting (dotted keys, YAML values)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with the analysis' settings (flags override)."),
+    dtype: str = typer.Option("fp32", help="fp32 | bf16 | fp16"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+) -> None:
+    """Mechanistic analyses (Giordani; Model Organisms): numbers, arrays and plots into one folder."""
+    from .analyze import AnalysisError, analyze_command, format_result
+    from .data import DataError
+    from .models import ModelNotFound
+
+    try:
+        res = analyze_command(kind, out=out, base=base, aligned=aligned, finetuned=finetuned, datasets=dataset, n=n,
+                              split=split, seed=seed, model=model, layer=layer, k=k, params=param or (),
+                              config=config, dtype=dtype, device=device)
+    except (AnalysisError, DataError, ModelNotFound, RuntimeError) as e:
+        _fail(str(e))
+    console.print(format_result(res))
+
+
 # ---------------------------------------------------------------- demo
 
 
