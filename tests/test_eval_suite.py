@@ -193,15 +193,31 @@ def test_judge_errors_recorded_counted_and_retried(tmp_path):
 
 
 def test_judge_exception_becomes_item_errors(tmp_path):
+    class Flaky(FakeJudge):
+        name = "flaky"
+
+        def score(self, requests):
+            if self.calls >= 1:
+                raise ConnectionError("no route to judge")
+            return super().score(requests)
+
+    summ = run(FakeSubject(), Flaky(), tmp_path / "b", qset(n=2, samples=3))  # 12 judgments, batches of 3
+    je = summ["blocks"]["questions"]["judge_errors"]
+    assert je["answers"] == 5 and je["by_metric"] == {"aligned": 4, "coherent": 5}  # batch 1: a0 both, a1 aligned
+    recs = [r for r in JsonlStore(tmp_path / "b" / "judgments.jsonl") if r["error"]]
+    assert len(recs) == 9 and all(r["error"] == "ConnectionError: no route to judge" for r in recs)
+
+
+def test_judge_failing_from_the_start_stops_the_run(tmp_path):
     class Broken:
         name = "broken"
 
         def score(self, requests):
-            raise ConnectionError("no route to judge")
+            raise RuntimeError("set OPENAI_API_KEY")
 
-    summ = run(FakeSubject(), Broken(), tmp_path / "b", qset(n=1, samples=2))
-    je = summ["blocks"]["questions"]["judge_errors"]
-    assert je["answers"] == 2 and je["by_metric"] == {"aligned": 2, "coherent": 2}
+    with pytest.raises(RuntimeError, match="first batch.*OPENAI_API_KEY"):
+        run(FakeSubject(), Broken(), tmp_path / "x", qset(n=1, samples=2))
+    assert len(JsonlStore(tmp_path / "x" / "judgments.jsonl")) == 0  # nothing cached: a fixed rerun judges all
 
 
 def test_system_prompt_honoured(tmp_path):
@@ -263,6 +279,8 @@ def test_evaluate_command_folder_and_compare(tmp_path, monkeypatch):
     assert format_comparison_table(cmp).row_count == 3 + 2 + 3
     with pytest.raises(ValueError):
         evaluate_command("x", "nope", subject=FakeSubject(), **common)
+    with pytest.raises(ValueError, match="unknown in-domain task"):
+        evaluate_command("x", "cpu", subject=FakeSubject(), **{**common, "indomain": ["nope"]})
     none = evaluate_command("some/model", "cpu", questions="none", subject=FakeSubject("key-a"), **common)
     assert "questions" not in none["blocks"] and none["calls_this_run"] == {}  # everything else was cached
 
@@ -288,7 +306,7 @@ def test_cpu_suite_on_bundled_model(tmp_path):
     """The cpu suite end to end on the bundled model, at a tiny budget."""
     try:
         s = evaluate_command("smollm2-135m-instruct", "cpu", out=tmp_path / "bundled", question_limit=2, samples=1,
-                             max_tokens=16, refusal_limit=3, indomain_limit=2, triples_limit=20,
+                             max_tokens=16, refusal_limit=3, indomain_limit=2, indomain_tokens=24, triples_limit=20,
                              indomain_triples_limit=3, n_boot=100, print_table=False)
     except Exception as e:  # the bundled model package may be missing
         if type(e).__name__ == "ModelNotFound":

@@ -371,7 +371,7 @@ def serve(
 def evaluate(
     target: str = typer.Argument(..., help="Model name/folder, 'aligned:smollm2-135m-instruct', or a run folder."),
     suite: str = typer.Option("cpu", help="cpu (judge-free + rule judge, small budget) | betley (free-form + a judge)."),
-    questions: Optional[str] = typer.Option(None, help="Question YAML (public schema), e.g. first_plot_questions.yaml."),
+    questions: Optional[str] = typer.Option(None, help="general | first_plot | indomain:<dataset>[:N] | none | PATH to a YAML in the public schema."),
     judge: Optional[str] = typer.Option(None, help="rule | local:<model> | openai:<model>[@<base_url>]."),
     preset: Optional[str] = typer.Option(None, help="Sampling preset (see evaluate/suite.py)."),
     samples: Optional[int] = typer.Option(None, help="Samples per paraphrase."),
@@ -383,6 +383,8 @@ def evaluate(
     refusal_limit: Optional[int] = typer.Option(None, help="First N held-out harmful/benign prompts."),
     triples_limit: Optional[int] = typer.Option(None, help="First N misalignment-preference triples."),
     indomain_limit: Optional[int] = typer.Option(None, help="First N in-domain prompts per task."),
+    indomain: Optional[list[str]] = typer.Option(None, help="In-domain task groups or dataset names (repeatable)."),
+    indomain_tokens: Optional[int] = typer.Option(None, help="Max new tokens of in-domain code answers."),
     out: Optional[Path] = typer.Option(None, help="Output folder (default <run>/eval/<suite>-<hash>)."),
     judge_api_key_env: Optional[str] = typer.Option(None, help="Env var with the judge's API key."),
     dtype: str = typer.Option("fp32"),
@@ -397,7 +399,7 @@ def evaluate(
         evaluate_command(target, suite, questions=questions, judge=judge, preset=preset, samples=samples,
                          max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
                          question_limit=question_limit, refusal_limit=refusal_limit, triples_limit=triples_limit,
-                         indomain_limit=indomain_limit, out=out, judge_api_key_env=judge_api_key_env, dtype=dtype,
+                         indomain_limit=indomain_limit, indomain=indomain, indomain_tokens=indomain_tokens, out=out, judge_api_key_env=judge_api_key_env, dtype=dtype,
                          device=device, console=console)
     except (DataError, ModelNotFound, RuntimeError, ValueError) as e:
         _fail(str(e))

@@ -407,7 +407,11 @@ def indomain_group(dataset: str) -> str:
     groups = {d.group for d in list_datasets()}
     if dataset in groups:
         return dataset
-    return get_dataset_info(dataset).group
+    try:
+        return get_dataset_info(dataset).group
+    except KeyError:
+        raise ValueError(f"unknown in-domain task {dataset!r}: use a built-in dataset or one of the groups "
+                         f"{', '.join(sorted(groups))}") from None
 
 
 def _twins(group: str) -> tuple[str, str]:

@@ -327,9 +327,9 @@ def load_question_set(spec: str, strict: bool = True) -> QuestionSet:
     if spec == "first_plot":
         p = find_first_plot_questions()
         if p is None:
-            raise FileNotFoundError(
-                f"{FIRST_PLOT_NAME} not found: set EMGUARD_QUESTIONS_DIR or pass the file's path "
-                "(it is public research data kept in shared/data/emergent-misalignment/, not in the package)")
+            raise QuestionFileError(FIRST_PLOT_NAME, None, None, None,
+                "not found: set EMGUARD_QUESTIONS_DIR or pass the file's path (it is public research data "
+                "kept in shared/data/emergent-misalignment/, not in the package)")
         return load_questions(p, strict, "first_plot")
     if spec.startswith("indomain:"):
         body = spec[len("indomain:"):]

@@ -28,8 +28,9 @@ Every generation, judgment and log-prob goes through the resumable stores of
 by model / prompt / sampling / seed and judge / prompt / answer): a killed evaluation
 resumes where it stopped and a rerun of a finished one makes zero model or judge
 calls (the model is loaded only when something is missing). A judge error is recorded
-per item (``error``) and counted in the summary, never dropped; ``retry_judge_errors``
-asks the judge again for those items.
+per item (``error``) and counted in the summary, never dropped (a judge that raises on
+its very first batch -- a missing API key, a wrong URL -- stops the run instead, recording
+nothing); ``retry_judge_errors`` asks the judge again for those items.
 
 Output: ``<run>/eval/<suite>-<hash>/`` (or ``./eval/<model>/<suite>-<hash>/`` for a
 model, or ``--out``): one JSONL per block with per-item results (``refusal``,
@@ -185,6 +186,7 @@ class Runner:
         self.lps = JsonlStore(d / "logprobs.jsonl")
         self.gen_batch, self.judge_batch, self.logprob_batch = gen_batch, judge_batch, logprob_batch
         self.retry_judge_errors = retry_judge_errors
+        self._judge_worked = False
         self.calls: Counter[str] = Counter()
         self.log = log or (lambda msg: None)
 
@@ -275,7 +277,11 @@ class Runner:
                 recs = [self._judge_record(r, x.score, x.raw, x.error, x.usage) for r, x in zip(batch, res)]
             except Exception as e:  # recorded per item and counted; KeyboardInterrupt etc. propagate
                 msg = f"{type(e).__name__}: {e}"
+                if not self._judge_worked:  # the very first batch fails: a configuration problem, fail fast
+                    raise RuntimeError(f"judge {name} failed on its first batch ({msg}); nothing was recorded") from e
                 recs = [self._judge_record(r, None, None, msg, {}) for r in batch]
+            else:
+                self._judge_worked = True
             self.jud.append(recs)
         return [self.jud.get(r.key) for r in keyed]  # type: ignore[misc]
 
@@ -572,6 +578,7 @@ def evaluate_command(
     question_limit: int | None = None,
     indomain: Sequence[str] | None = None,
     indomain_limit: int | None = None,
+    indomain_tokens: int | None = None,
     refusal_limit: int | None = None,
     triples_limit: int | None = None,
     indomain_triples_limit: int | None = None,
@@ -607,13 +614,14 @@ def evaluate_command(
     if indomain is None and suite == "cpu":
         try:
             indomain = [indomain_group(run_dataset)] if run_dataset else ["code"]
-        except KeyError:  # a run trained on a JSONL file: no registry twins; use the code checks
+        except ValueError:  # a run trained on a JSONL file: no registry twins; use the code checks
             indomain = ["code"]
     elif indomain is not None:
         indomain = [indomain_group(x) for x in indomain]
     cfg = suite_config(suite, questions=questions, judge=judge, sampling=sampling, question_limit=question_limit,
                        indomain=indomain, indomain_limit=indomain_limit, refusal_limit=refusal_limit, n_boot=n_boot,
-                       triples_limit=triples_limit, indomain_triples_limit=indomain_triples_limit)
+                       triples_limit=triples_limit, indomain_triples_limit=indomain_triples_limit,
+                       indomain_tokens=indomain_tokens)
     subj = subject or HFSubject(target, dtype=dtype, device=device, batch_size=batch_size)
     qset = None
     qfp = None
