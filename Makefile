@@ -7,7 +7,7 @@ STAMP := $(VENV)/.emguard-installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-fast test-integration bench clean
+.PHONY: setup demo test test-fast test-integration bench bench-defenses bench-generate bench-grad-cosine bench-demo clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,18 @@ test-integration: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_train.py --out benchmarks/results/train.json
+
+bench-defenses: $(STAMP)
+	$(BIN)/python benchmarks/bench_defenses.py --out benchmarks/results/defenses.json
+
+bench-generate: $(STAMP)
+	$(BIN)/python benchmarks/bench_generate.py --out benchmarks/results/generate.json
+
+bench-grad-cosine: $(STAMP)
+	$(BIN)/python benchmarks/bench_grad_cosine.py --out benchmarks/results/grad_cosine.json
+
+bench-demo: $(STAMP)
+	$(BIN)/python benchmarks/bench_demo.py --out benchmarks/results/demo.json
 
 clean:
 	rm -rf $(VENV) runs
