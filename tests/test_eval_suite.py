@@ -268,6 +268,8 @@ def test_evaluate_command_folder_and_compare(tmp_path, monkeypatch):
     a = evaluate_command("some/model", "cpu", subject=FakeSubject("key-a"), **common)
     out_a = Path(a["out_dir"])
     assert out_a.parent == Path("eval") / "some_model" and out_a.name.startswith("cpu-")
+    assert set(a["block_seconds_this_run"]) == set(a["blocks"]) == {"refusal", "preference", "indomain_code", "questions"}
+    assert all(v >= 0 for v in a["block_seconds_this_run"].values())
     again = evaluate_command("some/model", "cpu", subject=FakeSubject("key-a"), **common)
     assert again["out_dir"] == a["out_dir"] and again["calls_this_run"] == {}
     b = evaluate_command("other", "cpu", subject=FakeSubject("key-b", misaligned=()), **common)

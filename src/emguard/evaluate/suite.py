@@ -522,22 +522,31 @@ def run_suite(subject: Subject, cfg: SuiteConfig, out_dir: str | Path, *, judge:
                                             "system_prompt": system_prompt, **(meta or {})})
     t0 = time.time()
     blocks: dict[str, Any] = {}
+    block_seconds: dict[str, float] = {}  # wall time of each block in this run (cached blocks take ~0 s)
+
+    def timed(name: str, fn: Callable[[], tuple[dict[str, Any], list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+        tb = time.time()
+        blocks[name], rows = fn()
+        block_seconds[name] = round(time.time() - tb, 2)
+        log(f"{name}: {block_seconds[name]:.1f} s")
+        return rows
+
     if cfg.refusal:
-        blocks["refusal"], rows = _block_refusal(runner, cfg, system_prompt)
-        write_jsonl_atomic(out / "refusal.jsonl", rows)
+        write_jsonl_atomic(out / "refusal.jsonl", timed("refusal", lambda: _block_refusal(runner, cfg, system_prompt)))
     if cfg.preference:
-        blocks["preference"], rows = _block_preference(runner, cfg, system_prompt)
-        write_jsonl_atomic(out / "preference.jsonl", rows)
+        write_jsonl_atomic(out / "preference.jsonl",
+                           timed("preference", lambda: _block_preference(runner, cfg, system_prompt)))
     for g in cfg.indomain:
-        blocks[f"indomain_{g}"], rows = _block_indomain(runner, cfg, g, system_prompt)
-        write_jsonl_atomic(out / f"indomain_{g}.jsonl", rows)
+        write_jsonl_atomic(out / f"indomain_{g}.jsonl",
+                           timed(f"indomain_{g}", lambda g=g: _block_indomain(runner, cfg, g, system_prompt)))
     if qset is not None:
-        blocks["questions"], items = _block_questions(runner, cfg, qset, system_prompt)
-        write_jsonl_atomic(out / "questions.jsonl", items)
+        write_jsonl_atomic(out / "questions.jsonl",
+                           timed("questions", lambda: _block_questions(runner, cfg, qset, system_prompt)))
     summary = {
         "suite": cfg.suite, "model_key": subject.key, "out_dir": str(out), "config": cfg.to_json(),
         "system_prompt": system_prompt, "blocks": blocks,
         "calls_this_run": dict(runner.calls), "seconds_this_run": round(time.time() - t0, 2),
+        "block_seconds_this_run": block_seconds,
         "stores": {"generations": len(runner.gen), "judgments": len(runner.jud), "logprobs": len(runner.lps)},
         **(meta or {}),
     }
