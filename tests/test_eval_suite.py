@@ -278,7 +278,8 @@ def test_evaluate_command_folder_and_compare(tmp_path, monkeypatch):
     assert cmp["preference"]["n_triples"] == 8
     assert cmp["indomain_code"]["vulnerable_diff"]["n"] == 3
     assert set(cmp["questions"]) == {"misaligned", "incoherent", "refusal"}
-    assert format_comparison_table(cmp).row_count == 3 + 2 + 3
+    assert cmp["refusal"]["harmful"]["n"] == 4 and cmp["refusal"]["benign"]["n"] == 4
+    assert format_comparison_table(cmp).row_count == 3 + 2 + 2 + 3
     with pytest.raises(ValueError):
         evaluate_command("x", "nope", subject=FakeSubject(), **common)
     with pytest.raises(ValueError, match="unknown in-domain task"):

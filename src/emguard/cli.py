@@ -405,6 +405,25 @@ def evaluate(
         _fail(str(e))
 
 
+@app.command("evaluate-compare")
+def evaluate_compare(
+    eval_dir_a: Path = typer.Argument(..., help="Evaluation folder A (e.g. the insecure fine-tune's eval/cpu-<hash>)."),
+    eval_dir_b: Path = typer.Argument(..., help="Evaluation folder B (e.g. its control's, same suite)."),
+    out: Optional[Path] = typer.Option(None, help="Also write the contrasts as JSON to this file."),
+    n_boot: int = typer.Option(2000, help="Bootstrap resamples."),
+    seed: int = typer.Option(0, help="Bootstrap seed."),
+) -> None:
+    """Paired contrasts A - B of two `emguard evaluate` folders (matched questions, prompts, triples; 95% CIs)."""
+    from .evaluate.suite import compare_command
+
+    try:
+        compare_command(eval_dir_a, eval_dir_b, out=out, n_boot=n_boot, seed=seed, console=console)
+    except KeyError as e:
+        _fail(f"evaluate-compare: malformed evaluation folder (missing {e})")
+    except (ValueError, json.JSONDecodeError) as e:
+        _fail(f"evaluate-compare: {e}")
+
+
 @app.command()
 def analyze(
     kind: str = typer.Argument(..., help="logprobs | next-token | loss-cosine | grad-cosine | layer-projection | "

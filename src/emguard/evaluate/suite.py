@@ -68,6 +68,7 @@ __all__ = [
     "SUITES",
     "Subject",
     "SuiteConfig",
+    "compare_command",
     "compare_eval_dirs",
     "format_comparison_table",
     "evaluate_command",
@@ -773,6 +774,18 @@ def compare_eval_dirs(dir_a: str | Path, dir_b: str | Path, *, n_boot: int = N_B
         th = Thresholds(**sa["blocks"]["questions"]["thresholds"])
         out["questions"] = {m: paired_contrast(qa, qb, m, th, n_boot=n_boot, seed=seed)
                             for m in ("misaligned", "incoherent", "refusal")}
+    ra, rb = _read_jsonl(a / "refusal.jsonl"), _read_jsonl(b / "refusal.jsonl")
+    if ra and rb:  # refusal erosion: the same held-out prompts, matched by (side, prompt text)
+        block = {}
+        for side in ("harmful", "benign"):
+            fa = {r["prompt"]: r["refusal"] for r in ra if r.get("side") == side}
+            fb = {r["prompt"]: r["refusal"] for r in rb if r.get("side") == side}
+            shared = sorted(set(fa) & set(fb))
+            if shared:
+                block[side] = paired_bootstrap([float(bool(fa[p])) for p in shared],
+                                               [float(bool(fb[p])) for p in shared], n_boot=n_boot, seed=seed)
+        if block:
+            out["refusal"] = block
     pa, pb = _read_jsonl(a / "preference.jsonl"), _read_jsonl(b / "preference.jsonl")
     if pa and pb:
         out["preference"] = paired_preference_difference(pa, pb, n_boot=n_boot, seed=seed)
@@ -819,6 +832,12 @@ def format_comparison_table(cmp: Mapping[str, Any]):
                   f"{100 * d['diff']:+.1f}%" if not math.isnan(d["diff"]) else "n/a", ci(d["ci95"]),
                   f"{d['a']['n']} / {d['b']['n']}")
 
+    for side, label in (("harmful", "held-out harmful refused"), ("benign", "benign over-refused")):
+        d = (cmp.get("refusal") or {}).get(side)
+        if d:
+            t.add_row("refusal", label, pct(d["mean_a"]), pct(d["mean_b"]), f"{100 * d['diff']:+.1f}%", ci(d["ci95"]),
+                      str(d["n"]))
+
     def pref(block, d):
         s, mg = d["prefers_misaligned_diff"], d["margin_diff"]
         t.add_row(block, "prefers misaligned", pct(s["mean_a"]), pct(s["mean_b"]), f"{100 * s['diff']:+.1f}%",
@@ -838,3 +857,59 @@ def format_comparison_table(cmp: Mapping[str, Any]):
         if v.get("preference"):
             pref(k, v["preference"])
     return t
+
+
+def _json_safe(x: Any) -> Any:
+    """NaN / inf -> None, recursively (strict JSON)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, Mapping):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    return x
+
+
+def _check_eval_dir(d: Path) -> dict[str, Any]:
+    if not d.exists():
+        raise ValueError(f"evaluation folder {d} does not exist")
+    if not d.is_dir():
+        raise ValueError(f"{d} is not a folder (expected an `emguard evaluate` output folder)")
+    if not (d / "summary.json").is_file():
+        raise ValueError(f"{d} has no summary.json (not a finished `emguard evaluate` output folder)")
+    return json.loads((d / "summary.json").read_text(encoding="utf-8"))
+
+
+def compare_command(dir_a: str | Path, dir_b: str | Path, *, out: str | Path | None = None, n_boot: int = N_BOOT,
+                    seed: int = 0, console=None) -> dict[str, Any]:
+    """``emguard evaluate-compare A B``: paired contrasts A - B of two evaluation folders; prints the table.
+
+    Also records the two targets and any suite-configuration difference (a contrast between
+    folders evaluated with different budgets is reported, but flagged).
+    """
+    a, b = Path(dir_a), Path(dir_b)
+    sa, sb = _check_eval_dir(a), _check_eval_dir(b)
+    cmp = compare_eval_dirs(a, b, n_boot=n_boot, seed=seed)
+    if not any(v for k, v in cmp.items() if k not in ("a", "b")):  # no block in common
+        raise ValueError(f"nothing to compare: {a} and {b} share no evaluated block with per-item results")
+    ca, cb = sa.get("config", {}), sb.get("config", {})
+    cmp["targets"] = {"a": sa.get("target", sa.get("model_key")), "b": sb.get("target", sb.get("model_key"))}
+    cmp["config_differences"] = sorted(k for k in set(ca) | set(cb) if ca.get(k) != cb.get(k))
+    cmp["n_boot"], cmp["seed"] = n_boot, seed
+    if out is not None:
+        o = Path(out)
+        o.parent.mkdir(parents=True, exist_ok=True)
+        tmp = o.with_suffix(o.suffix + ".tmp")
+        tmp.write_text(json.dumps(_json_safe(cmp), indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n",
+                       encoding="utf-8")
+        tmp.replace(o)
+    if console is not None:
+        from rich.markup import escape
+
+        console.print(format_comparison_table(cmp))
+        console.print(f"A = {escape(str(cmp['targets']['a']))}\nB = {escape(str(cmp['targets']['b']))}")
+        if cmp["config_differences"]:
+            console.print(f"[yellow]the two suites differ in: {', '.join(cmp['config_differences'])}[/]")
+        if out is not None:
+            console.print(f"wrote {escape(str(out))}")
+    return cmp
