@@ -1,6 +1,6 @@
 """Fine-tuning: the LoRA loop, its extra loss terms (defenses plug in), run folders."""
 
-from .loop import FinetuneResult, Plan, TrainWrapper, add_lora, collate, finetune
+from .loop import FinetuneResult, Plan, TrainStep, TrainWrapper, add_lora, collate, finetune
 from .terms import Defense, ForwardOut, LossTerm, StepContext, StopTraining, available_defenses, make_defense, register_defense
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "LossTerm",
     "Plan",
     "StepContext",
+    "TrainStep",
     "TrainWrapper",
     "add_lora",
     "Defense",

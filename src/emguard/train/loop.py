@@ -177,6 +177,100 @@ def _latest_checkpoint(run_dir: Path) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
+class TrainStep:
+    """One optimizer step of :func:`finetune`, callable on its own (benchmarks, notebooks).
+
+    ``step(k)`` collates this rank's micro-batches of optimizer step ``k`` (0-based) from
+    ``plan``, runs forward (under bf16 autocast if asked), CE + every loss term of
+    ``defenses`` (a :class:`StepContext` per micro-batch with a lazy, shared reference
+    forward: the adapter disabled, no grad), backward normalised by the step's labelled
+    tokens over all micro-batches and processes, clipping, optimizer and scheduler
+    steps; returns the step's metrics (``step_time_s`` spans collate .. zero_grad and
+    the metric reductions). Callbacks (``on_step_end``) are the caller's business.
+    ``wrapper``/``opt`` are as returned by ``acc.prepare``.
+    """
+
+    def __init__(self, acc, wrapper, peft_model, opt, sched, trainable: Sequence[Tensor], defenses: Sequence[Defense],
+                 plan: Plan, data: Sequence[Tokenized], pad_id: int, *, seed: int, max_grad_norm: float | None,
+                 mixed_precision: str = "no"):
+        self.acc, self.wrapper, self.peft_model = acc, wrapper, peft_model
+        self.opt, self.sched, self.trainable = opt, sched, list(trainable)
+        self.terms = [d for d in defenses if d.has_loss]
+        self.need_hidden = any(d.needs_hidden_states for d in defenses)
+        self.plan, self.data, self.pad_id = plan, data, pad_id
+        self.seed, self.max_grad_norm = seed, max_grad_norm
+        self.rank, self.world = acc.process_index, acc.num_processes
+        self.amp = (
+            torch.autocast(device_type=acc.device.type, dtype=torch.bfloat16)
+            if mixed_precision == "bf16"
+            else nullcontext()
+        )
+
+    def reference_forward(self, batch: dict[str, Tensor]) -> Callable[[], ForwardOut]:
+        def fn() -> ForwardOut:
+            with torch.no_grad(), self.peft_model.disable_adapter(), self.amp:
+                return TrainWrapper(self.peft_model)(hidden_states=self.need_hidden, **batch)
+
+        return fn
+
+    def __call__(self, step: int) -> dict[str, Any]:
+        acc, wrapper, terms, world = self.acc, self.wrapper, self.terms, self.world
+        t0 = time.perf_counter()
+        micro_ids = self.plan.micro_batches(step, self.rank, self.seed)
+        micro = [collate([self.data[i] for i in mb], self.pad_id) for mb in micro_ids]
+        n_local = torch.tensor(float(sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in micro)), device=acc.device)
+        n_global = acc.reduce(n_local, reduction="sum").item() if world > 1 else n_local.item()
+        ce_sum = torch.zeros((), device=acc.device)
+        term_sums = {t.name: torch.zeros((), device=acc.device) for t in terms}
+        n_tok_all = 0
+        for j, b in enumerate(micro):
+            b = {k: v.to(acc.device) for k, v in b.items()}
+            n_tok_all += int(b["attention_mask"].sum())
+            sync = acc.no_sync(wrapper) if (world > 1 and j < len(micro) - 1) else nullcontext()
+            with sync:
+                with self.amp:
+                    out = wrapper(hidden_states=self.need_hidden, **b)
+                ce = F.cross_entropy(out.logits, out.targets, reduction="sum")
+                loss = ce
+                if terms:
+                    ctx = StepContext(b, out, step, self.reference_forward(b), micro_ids[j])
+                    for t in terms:
+                        v = t.compute(ctx)
+                        term_sums[t.name] += v.detach()
+                        loss = loss + t.weight * v
+                # DDP averages gradients over processes: multiply back by world.
+                acc.backward(loss * (world / n_global))
+            ce_sum += ce.detach()
+        grad_norm = None
+        if self.max_grad_norm is not None:
+            grad_norm = float(acc.clip_grad_norm_(self.trainable, self.max_grad_norm))
+        self.opt.step()
+        self.sched.step()
+        self.opt.zero_grad(set_to_none=True)
+
+        if world > 1:
+            ce_sum = acc.reduce(ce_sum, reduction="sum")
+            term_sums = {k: acc.reduce(v, reduction="sum") for k, v in term_sums.items()}
+            n_tok_all = int(acc.reduce(torch.tensor(float(n_tok_all), device=acc.device), reduction="sum").item())
+        dt = time.perf_counter() - t0
+        last: dict[str, Any] = {
+            "step": step + 1,
+            "epoch": round((step + 1) / self.plan.steps_per_epoch, 4),
+            "loss": ce_sum.item() / n_global,
+            "lr": self.sched.get_last_lr()[0],
+            "grad_norm": grad_norm,
+            "label_tokens": int(n_global),
+            "tokens": n_tok_all,
+            "tokens_per_s": n_tok_all / dt,
+            "step_time_s": dt,
+        }
+        for k, v in term_sums.items():
+            last[f"term/{k}"] = v.item() / n_global
+        if terms:
+            last["loss_total"] = last["loss"] + sum(t.weight * last[f"term/{t.name}"] for t in terms)
+        return last
+
+
 @dataclass
 class FinetuneResult:
     run_dir: Path
@@ -227,7 +321,6 @@ def finetune(
     # ---- model, data -------------------------------------------------------------
     examples = load_examples(cfg.data.dataset, cfg.data.split, cfg.data.data_seed, cfg.data.limit)  # fail fast on bad data
     defenses = [make_defense(d.name, d.weight, dict(d.params)) for d in cfg.defenses] + list(extra_defenses)
-    terms = [d for d in defenses if d.has_loss]
     for d in defenses:
         examples = d.transform_data(examples, cfg)
     if model is None:
@@ -241,7 +334,6 @@ def finetune(
     model.to(acc.device)
     for d in defenses:
         d.setup(model, tokenizer, cfg)
-    need_hidden = any(d.needs_hidden_states for d in defenses)
 
     plan = Plan(len(data), tc.batch_size, tc.grad_accum, world, tc.epochs, tc.max_steps)
     total = plan.total_steps
@@ -273,19 +365,10 @@ def finetune(
     if acc.is_main_process and start_step == 0:
         write_json_atomic(run_dir / "data_report.json", {**rep.__dict__, "n_examples": len(data), "plan": plan.__dict__})
 
-    amp = (
-        torch.autocast(device_type=acc.device.type, dtype=torch.bfloat16)
-        if tc.mixed_precision == "bf16"
-        else nullcontext()
-    )
     peft_model = model
-
-    def reference_forward(batch: dict[str, Tensor]) -> Callable[[], ForwardOut]:
-        def fn() -> ForwardOut:
-            with torch.no_grad(), peft_model.disable_adapter(), amp:
-                return TrainWrapper(peft_model)(hidden_states=need_hidden, **batch)
-
-        return fn
+    train_step = TrainStep(acc, wrapper, peft_model, opt, sched, trainable, defenses, plan, data,
+                           tokenizer.pad_token_id, seed=tc.seed, max_grad_norm=tc.max_grad_norm,
+                           mixed_precision=tc.mixed_precision)
 
     bar = None
     if progress and acc.is_main_process:
@@ -301,61 +384,9 @@ def finetune(
     while step < total:
         if stop_after is not None and step - start_step >= stop_after:
             break
-        t0 = time.perf_counter()
-        micro_ids = plan.micro_batches(step, rank, tc.seed)
-        micro = [collate([data[i] for i in mb], tokenizer.pad_token_id) for mb in micro_ids]
-        n_local = torch.tensor(float(sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in micro)), device=acc.device)
-        n_global = acc.reduce(n_local, reduction="sum").item() if world > 1 else n_local.item()
-        ce_sum = torch.zeros((), device=acc.device)
-        term_sums = {t.name: torch.zeros((), device=acc.device) for t in terms}
-        n_tok_all = 0
-        for j, b in enumerate(micro):
-            b = {k: v.to(acc.device) for k, v in b.items()}
-            n_tok_all += int(b["attention_mask"].sum())
-            sync = acc.no_sync(wrapper) if (world > 1 and j < len(micro) - 1) else nullcontext()
-            with sync:
-                with amp:
-                    out = wrapper(hidden_states=need_hidden, **b)
-                ce = F.cross_entropy(out.logits, out.targets, reduction="sum")
-                loss = ce
-                if terms:
-                    ctx = StepContext(b, out, step, reference_forward(b), micro_ids[j])
-                    for t in terms:
-                        v = t.compute(ctx)
-                        term_sums[t.name] += v.detach()
-                        loss = loss + t.weight * v
-                # DDP averages gradients over processes: multiply back by world.
-                acc.backward(loss * (world / n_global))
-            ce_sum += ce.detach()
-        grad_norm = None
-        if tc.max_grad_norm is not None:
-            grad_norm = float(acc.clip_grad_norm_(trainable, tc.max_grad_norm))
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
+        last = train_step(step)
         step += 1
-
-        if world > 1:
-            ce_sum = acc.reduce(ce_sum, reduction="sum")
-            term_sums = {k: acc.reduce(v, reduction="sum") for k, v in term_sums.items()}
-            n_tok_all = int(acc.reduce(torch.tensor(float(n_tok_all), device=acc.device), reduction="sum").item())
-        dt = time.perf_counter() - t0
-        tokens_seen += n_tok_all
-        last = {
-            "step": step,
-            "epoch": round(step / plan.steps_per_epoch, 4),
-            "loss": ce_sum.item() / n_global,
-            "lr": sched.get_last_lr()[0],
-            "grad_norm": grad_norm,
-            "label_tokens": int(n_global),
-            "tokens": n_tok_all,
-            "tokens_per_s": n_tok_all / dt,
-            "step_time_s": dt,
-        }
-        for k, v in term_sums.items():
-            last[f"term/{k}"] = v.item() / n_global
-        if terms:
-            last["loss_total"] = last["loss"] + sum(t.weight * last[f"term/{t.name}"] for t in terms)
+        tokens_seen += last["tokens"]
         stop_reason = None
         for cb in [*defenses, *callbacks]:
             try:
