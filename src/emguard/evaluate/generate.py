@@ -16,6 +16,7 @@ class SamplingParams:
     temperature: float = 0.0  # 0 = greedy
     top_p: float = 1.0
     seed: int = 0
+    min_new_tokens: int = 0  # > 0: EOS is suppressed until then (fixed-length answers for benchmarks)
 
 
 @torch.no_grad()
@@ -53,6 +54,8 @@ def generate(
             idx = order[b : b + batch_size]
             enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False).to(device)
             kw = dict(max_new_tokens=params.max_new_tokens, pad_token_id=tokenizer.pad_token_id, use_cache=True)
+            if params.min_new_tokens > 0:
+                kw["min_new_tokens"] = min(params.min_new_tokens, params.max_new_tokens)
             if params.temperature > 0:
                 torch.manual_seed(params.seed * 100_003 + b)
                 kw.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
