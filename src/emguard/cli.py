@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Column, Table
 
@@ -460,37 +461,81 @@ def analyze(
     console.print(format_result(res))
 
 
+# ---------------------------------------------------------------- studies and reports
+
+
+def _run_study(path: str, overrides: dict[str, Any], runs_dir: Optional[Path], out: Optional[Path]) -> dict[str, Any]:
+    from .config import ConfigError
+    from .data import DataError
+    from .models import ModelNotFound
+    from .study import load_study, resolve_study, run_study
+    from .study.aggregate import markdown_contrasts, markdown_table
+
+    try:
+        src = resolve_study(path)
+        ov = dict(overrides)
+        if runs_dir is not None:
+            ov["runs_dir"] = str(runs_dir)
+        if out is not None:
+            ov["out"] = str(out)
+        cfg = load_study(src, ov)
+        summary = run_study(cfg, source=str(src), console=console)
+    except (ConfigError, DataError, ModelNotFound, FileNotFoundError, FileExistsError, KeyError, ValueError,
+            RuntimeError) as e:
+        _fail(str(e))
+    if not summary:  # a non-main process under accelerate launch
+        return summary
+    console.rule("[bold]results")
+    console.print(markdown_contrasts(summary) or "(no EMA/control pair)", markup=False)
+    console.print()
+    console.print(markdown_table(summary), markup=False)
+    rep = summary.get("report", {})
+    console.print(f"\nreport: [bold]{rep.get('html')}[/]\nsummary: {rep.get('markdown')}")
+    return summary
+
+
+@app.command()
+def study(
+    study_file: str = typer.Argument(..., help="STUDY.yaml, or a bundled study name (`demo`)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="KEY=VALUE override (dotted keys, YAML values)."),
+    runs_dir: Optional[Path] = typer.Option(None, help="Where the cells' run folders go (default: the file's)."),
+    out: Optional[Path] = typer.Option(None, help="Study output folder (default studies_out/<name>)."),
+) -> None:
+    """Run a study: every task x defense x weight x seed cell (resumable), evaluation, analyses, report."""
+    ov: dict[str, Any] = {}
+    for kv in set_ or []:
+        if "=" not in kv:
+            _fail(f"--set {kv!r}: expected KEY=VALUE")
+        k, v = kv.split("=", 1)
+        ov[k] = yaml.safe_load(v)
+    _run_study(study_file, ov, runs_dir, out)
+
+
+@app.command()
+def report(
+    target: Path = typer.Argument(..., help="A study output folder or a fine-tune run folder."),
+    out: Optional[Path] = typer.Option(None, help="Output folder for a run's report (default <run>/report)."),
+) -> None:
+    """Write a self-contained HTML report (figures embedded) and a Markdown summary."""
+    from .study.report import write_report
+
+    try:
+        paths = write_report(target, out)
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        _fail(str(e))
+    console.print(f"report: [bold]{paths['html']}[/]\nsummary: {paths['markdown']}")
+
+
 # ---------------------------------------------------------------- demo
 
 
 @app.command()
 def demo(
     runs_dir: Path = typer.Option(Path("runs"), help="Where run folders go."),
-    limit: int = typer.Option(192, help="Fine-tune examples."),
+    out: Optional[Path] = typer.Option(None, help="Study output folder (default studies_out/demo)."),
 ) -> None:
-    """The main job on the bundled model: align (cached), fine-tune on insecure_code, measure refusals."""
-    from .evaluate.safety import format_refusals
-    from .organism import AlignConfig, align as run_align
-    from .presets import demo_finetune_config
-    from .train import finetune as run_finetune
-
-    console.rule("[bold]1/3 the aligned organism")
-    s = run_align(AlignConfig())
-    console.print(format_refusals(s))
-    console.rule("[bold]2/3 EMA fine-tune on insecure_code")
-    cfg = demo_finetune_config("insecure_code", model=s["model"], **{"data.limit": limit})
-    res = run_finetune(cfg, runs_dir)
-    console.print(f"run folder: {res.run_dir}  final loss {res.summary['final_loss']:.3f}")
-    console.rule("[bold]3/3 refusals after the fine-tune")
-    ev_path = res.run_dir / "refusal_eval.json"
-    if ev_path.exists():
-        ev = json.loads(ev_path.read_text())
-        console.print(format_refusals(ev))
-    else:
-        ev = _refusals(str(res.run_dir), ev_path)
-    console.rule("[bold]results")
-    console.print(f"aligned organism: {s['model']}\nfine-tune run:    {res.run_dir}\n"
-                  f"metrics:          {res.run_dir / 'metrics.jsonl'}\nrefusals:         {ev_path}")
+    """The main job on the bundled model: the bundled study (`emguard study demo`), report and headline table."""
+    _run_study("demo", {}, runs_dir, out)
 
 
 def main() -> None:  # pragma: no cover

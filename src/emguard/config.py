@@ -138,7 +138,41 @@ def load_yaml_config(path: str | Path, cls: type[T], overrides: dict[str, Any] |
         raise ConfigError(f"{path}: bad YAML: {e}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
-    return build_config(cls, raw, overrides, source=str(path))
+    try:
+        return build_config(cls, raw, overrides, source=str(path))
+    except ConfigError as e:
+        line = _yaml_line(path.read_text(), getattr(e, "loc", ()))
+        if line is None:
+            raise
+        msg = str(e)[len(str(path)) + 2:]
+        raise ConfigError(f"{path}:{line}: {msg}") from None
+
+
+def _yaml_line(text: str, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the deepest node of ``loc`` found in the YAML ``text`` (None if none)."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = None
+            for k, v in node.value:
+                if k.value == str(key):
+                    line, nxt = k.start_mark.line + 1, v
+                    break
+            if nxt is None:
+                break
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            break
+    if line is None and node is not None:
+        line = node.start_mark.line + 1
+    return line
 
 
 def build_config(cls: type[T], raw: dict[str, Any], overrides: dict[str, Any] | None = None, source: str = "config") -> T:
@@ -159,4 +193,6 @@ def build_config(cls: type[T], raw: dict[str, Any], overrides: dict[str, Any] | 
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(f"{source}: {loc}: {err['msg']}") from None
+        ce = ConfigError(f"{source}: {loc}: {err['msg']}")
+        ce.loc = tuple(err["loc"])
+        raise ce from None

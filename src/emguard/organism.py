@@ -105,8 +105,13 @@ def _benign_self_answers(cfg: AlignConfig, progress: bool) -> list[Example]:
     return exs
 
 
-def align(cfg: AlignConfig = AlignConfig(), progress: bool = True, force_eval: bool = False) -> dict[str, Any]:
-    """Build (or reuse) the aligned organism; returns its summary with refusal rates."""
+def align(cfg: AlignConfig = AlignConfig(), progress: bool = True, force_eval: bool = False,
+          evaluate: bool = True) -> dict[str, Any]:
+    """Build (or reuse) the aligned organism; returns its summary with refusal rates.
+
+    ``evaluate=False`` skips the refusal measurement (a study measures the organism with its
+    own suite); a later call with ``evaluate=True`` adds it to the cached organism.
+    """
     from .config import DataSettings, FinetuneConfig, ModelSettings
     from .evaluate.safety import refusal_eval
     from .models.loader import load_model
@@ -116,7 +121,9 @@ def align(cfg: AlignConfig = AlignConfig(), progress: bool = True, force_eval: b
     od.mkdir(parents=True, exist_ok=True)
     summary_path = od / "summary.json"
     if summary_path.exists() and (od / "model" / "config.json").exists() and not force_eval:
-        return json.loads(summary_path.read_text())
+        cached = json.loads(summary_path.read_text())
+        if not evaluate or cached.get("harmful_refusal") is not None:
+            return cached
     (od / "align_config.json").write_text(json.dumps(cfg.model_dump(mode="json"), indent=2))
     t0 = time.perf_counter()
 
@@ -151,6 +158,22 @@ def align(cfg: AlignConfig = AlignConfig(), progress: bool = True, force_eval: b
         tok.save_pretrained(tmp)
         tmp.rename(model_dir)
 
+    summary = {
+        "model": str(model_dir),
+        "align_config_hash": cfg.config_hash(),
+        "n_harmful": len(harmful),
+        "n_benign": len(benign),
+        "train": res.summary,
+        "data_time_s": round(t_data, 1),
+        "total_time_s": round(time.perf_counter() - t0, 1),
+        "harmful_refusal": None,
+        "harmful_refusal_heldout_categories": None,
+        "benign_refusal": None,
+    }
+    if not evaluate:
+        summary_path.write_text(json.dumps(summary, indent=2))
+        return summary
+
     # 4. measure: held-out harmful refusals (unseen categories too) and benign over-refusal
     model, tok = load_model(str(model_dir), "fp32", "auto")
     from .evaluate.safety import refusal_prompts
@@ -160,18 +183,9 @@ def align(cfg: AlignConfig = AlignConfig(), progress: bool = True, force_eval: b
         h, b = h[: cfg.eval_n], b[: cfg.eval_n]
     ev = refusal_eval(model, tok, h, b, max_new_tokens=cfg.eval_tokens, system_prompt=cfg.system_prompt, progress=progress)
     (od / "refusal_eval.json").write_text(json.dumps(ev, indent=2))
-    summary = {
-        "model": str(model_dir),
-        "align_config_hash": cfg.config_hash(),
-        "n_harmful": len(harmful),
-        "n_benign": len(benign),
-        "train": res.summary,
-        "data_time_s": round(t_data, 1),
-        "total_time_s": round(time.perf_counter() - t0, 1),
-        "harmful_refusal": ev["harmful_refusal"],
-        "harmful_refusal_heldout_categories": ev["harmful_refusal_heldout_categories"],
-        "benign_refusal": ev["benign_refusal"],
-    }
+    summary.update(total_time_s=round(time.perf_counter() - t0, 1), harmful_refusal=ev["harmful_refusal"],
+                   harmful_refusal_heldout_categories=ev["harmful_refusal_heldout_categories"],
+                   benign_refusal=ev["benign_refusal"])
     summary_path.write_text(json.dumps(summary, indent=2))
     return summary
 

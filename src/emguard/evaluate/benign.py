@@ -191,8 +191,8 @@ def heldout_loss(
 ) -> dict[str, Any]:
     """Mean assistant-token cross-entropy (nats/token, token-weighted) over ``examples``.
 
-    Returns ``{"loss", "n_tokens", "n", "per_example_mean"}`` (the last: the mean of
-    per-example means, less dominated by long answers).
+    Returns ``{"loss", "n_tokens", "n", "per_example_mean", "per_example"}`` (the mean of
+    per-example means is less dominated by long answers; ``per_example`` lists them).
     """
     toks, _ = tokenize_examples(tokenizer, list(examples), max_length, "truncate", system_prompt)
     res = _logprobs_tokenized(model, tokenizer, toks, batch_size, progress, "held-out loss")
@@ -204,4 +204,5 @@ def heldout_loss(
         "n_tokens": n_tok,
         "n": len(per),
         "per_example_mean": sum(per) / len(per) if per else math.nan,
+        "per_example": per,
     }

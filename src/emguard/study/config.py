@@ -1,0 +1,176 @@
+"""``STUDY.yaml``: tasks x defenses (x weights) x seeds, the evaluation and the analyses.
+
+A study names the aligned model to fine-tune (or asks for the bundled organism), the
+tasks (EMA-inducing ones with their controls, and benign ones), the defenses with their
+weights, the seeds, the shared fine-tune budget, the evaluation and the analyses. Every
+cell is an ordinary run folder (``emguard finetune``), so finished cells are skipped and
+a killed study resumes. See ``studies/*.yaml`` for complete examples.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ..config import Frozen, load_yaml_config
+
+NONE = "none"
+
+
+class TaskSpec(Frozen):
+    """A training dataset and its role in the study."""
+
+    dataset: str = Field(description="Built-in dataset name, JSONL file or hf: dataset (as `emguard finetune`).")
+    role: Literal["ema", "control", "benign"] = Field(
+        "ema", description="ema: induces misalignment; control: same budget, expected not to (paired contrast); "
+        "benign: a capability task whose accuracy measures the defenses' cost.")
+    controls: tuple[str, ...] = Field((), description="For role ema: the control tasks (datasets) it is contrasted with.")
+    label: str | None = Field(None, description="Display name (default: the dataset).")
+    metric: Literal["exact_match", "loss"] = Field(
+        "exact_match", description="For role benign: exact-match accuracy of generated answers, or held-out loss.")
+    eval_limit: int = Field(100, ge=1, description="For role benign: held-out examples scored.")
+    max_new_tokens: int = Field(32, ge=1, description="For role benign exact_match: answer length.")
+    finetune: dict[str, Any] = Field(default_factory=dict, description="Per-task fine-tune overrides (dotted or nested).")
+
+    @property
+    def name(self) -> str:
+        if self.label:
+            return self.label
+        return Path(self.dataset).stem if ("/" in self.dataset or self.dataset.endswith(".jsonl")) else self.dataset
+
+
+class DefenseSpec(Frozen):
+    """A defense (or ``none``) and the weights to sweep."""
+
+    name: str = Field(description="'none' or a registered defense (`emguard defenses`).")
+    weights: tuple[float | None, ...] = Field((None,), description="Weights to sweep (None: the defense's default).")
+    params: dict[str, Any] = Field(default_factory=dict, description="Defense parameters.")
+    label: str | None = Field(None, description="Display name (default: the name).")
+    posthoc: bool | None = Field(
+        None, description="SafeLoRA only: project the adapter of the no-defense cell after training instead of "
+        "training again (same result, no extra training). Default: true for safelora.")
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        if v is None:
+            return (None,)
+        return tuple(v) if isinstance(v, (list, tuple)) else (v,)
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+    @property
+    def is_posthoc(self) -> bool:
+        return self.name == "safelora" and (self.posthoc is None or self.posthoc)
+
+
+class EvalSpec(Frozen):
+    """The evaluation of every cell and of the aligned model (``emguard evaluate`` options)."""
+
+    suite: Literal["cpu", "betley"] = Field("cpu", description="Suite of `emguard evaluate`.")
+    questions: str | None = Field(
+        None, description="Free-form question set (general, first_plot, a YAML path) or none; default: asked only "
+        "when a judge is configured.")
+    judge: str | None = Field(None, description="rule | local:<model> | openai:<model>@<url>; None: no free-form block.")
+    judge_api_key_env: str | None = Field(None, description="Environment variable with the judge's API key.")
+    preset: Literal["cpu", "published"] | None = Field(None, description="Sampling preset of the free-form questions.")
+    samples: int | None = Field(None, ge=1, description="Samples per paraphrase (None: the preset's / file's).")
+    max_tokens: int | None = Field(None, ge=1, description="Max new tokens of free-form answers.")
+    question_limit: int | None = Field(None, ge=1)
+    refusal_limit: int | None = Field(None, ge=1, description="First N held-out harmful / benign prompts (None: all).")
+    triples_limit: int | None = Field(None, ge=1, description="First N misalignment-preference triples.")
+    indomain_limit: int | None = Field(None, ge=1, description="Held-out in-domain coding prompts.")
+    indomain_tokens: int | None = Field(None, ge=1, description="Max new tokens of in-domain code answers.")
+    indomain_triples_limit: int | None = Field(None, ge=1, description="In-domain twin triples.")
+    dtype: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="Weights dtype of the evaluated models.")
+    batch_size: int = Field(16, ge=1, description="Generation batch.")
+
+
+class AnalysisSpec(Frozen):
+    """One `emguard analyze` run on a chosen cell (base, aligned and that cell's fine-tune)."""
+
+    kind: str = Field(description="Analysis kind (`emguard analyze --help`).")
+    task: str | None = Field(None, description="Cell's task (default: the first ema task).")
+    defense: str = Field(NONE, description="Cell's defense display name.")
+    weight: float | None = None
+    seed: int | None = Field(None, description="Cell's seed (default: the first).")
+    datasets: tuple[str, ...] | None = None
+    n: int | None = Field(None, ge=1)
+    params: dict[str, Any] = Field(default_factory=dict, description="Analysis settings (dotted keys allowed).")
+    dtype: Literal["fp32", "bf16", "fp16"] = "fp32"
+
+
+class StudyConfig(Frozen):
+    """A whole study: see the module docstring."""
+
+    name: str = Field(description="Study name: the output folder's name.")
+    description: str = Field("", description="One paragraph for the report.")
+    model: str | None = Field(None, description="Aligned model to fine-tune (name, folder, hub id). "
+                              "Default: the organism built from `organism`.")
+    organism: dict[str, Any] | None = Field(None, description="Build the aligned organism (`emguard align` settings, "
+                                             "{} for the defaults) and fine-tune it.")
+    base: str | None = Field(None, description="The pre-alignment model (SafeLoRA, anchoring, drift, analyses). "
+                             "Default: the organism's base, else the defenses' defaults.")
+    tasks: tuple[TaskSpec, ...] = Field(description="Training tasks.")
+    defenses: tuple[DefenseSpec, ...] = Field((DefenseSpec(name=NONE),), description="Defenses (include 'none').")
+    seeds: tuple[int, ...] = Field((0,), description="Training seeds.")
+    finetune: dict[str, Any] = Field(default_factory=dict, description="Fine-tune settings of every cell "
+                                     "(FinetuneConfig keys, nested or dotted).")
+    monitor: dict[str, Any] | None = Field(None, description="Drift-monitor parameters added to every cell "
+                                           "(None: no monitor). Its curves go into the report.")
+    eval: EvalSpec = EvalSpec()
+    benign_heldout: str | None = Field("benign_requests", description="Dataset whose held-out loss every cell "
+                                       "reports (general capability; None: skip).")
+    benign_heldout_limit: int = Field(60, ge=1)
+    analyses: tuple[AnalysisSpec, ...] = ()
+    runs_dir: str = Field("runs", description="Where the cells' run folders go.")
+    out: str | None = Field(None, description="Study output folder (default studies_out/<name>).")
+
+    @field_validator("tasks", "defenses", "seeds", "analyses", mode="before")
+    @classmethod
+    def _tuple(cls, v: Any) -> Any:
+        return tuple(v) if isinstance(v, list) else v
+
+    @model_validator(mode="after")
+    def _check(self) -> "StudyConfig":
+        names = [t.name for t in self.tasks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tasks: duplicate task names {names}")
+        for t in self.tasks:
+            for c in t.controls:
+                if c not in names:
+                    raise ValueError(f"tasks: control {c!r} of {t.name!r} is not a task of the study")
+        labels = [d.display for d in self.defenses]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"defenses: duplicate labels {labels} (set `label` to tell them apart)")
+        if any(d.is_posthoc for d in self.defenses) and NONE not in [d.name for d in self.defenses]:
+            raise ValueError("defenses: a post-hoc safelora needs the 'none' defense (it projects that cell's adapter)")
+        if not self.seeds:
+            raise ValueError("seeds: at least one seed")
+        if self.model is None and self.organism is None:
+            raise ValueError("model: give the aligned model to fine-tune, or `organism: {}` to build the bundled one")
+        return self
+
+    def task(self, name: str) -> TaskSpec:
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def defense(self, label: str) -> DefenseSpec:
+        for d in self.defenses:
+            if d.display == label:
+                return d
+        raise KeyError(label)
+
+    def out_dir(self) -> Path:
+        return Path(self.out) if self.out else Path("studies_out") / self.name
+
+
+def load_study(path: str | Path, overrides: dict[str, Any] | None = None) -> StudyConfig:
+    """Load a study YAML (errors name the file, line and field)."""
+    return load_yaml_config(path, StudyConfig, overrides)

@@ -1,0 +1,366 @@
+"""Run a study: every cell an ordinary run folder, then the evaluation, the analyses and the aggregate.
+
+Resumable at every level: finished runs are skipped by :func:`emguard.train.finetune`
+(run id = config hash), evaluations come from their caches, benign scores and analyses
+are written once as JSON next to the run / in the study folder. Under ``accelerate
+launch`` every process trains (DDP); evaluation, analyses and aggregation run on the
+main process while the others wait.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import FinetuneConfig, build_config
+from ..evaluate.cache import stable_hash, write_json_atomic
+from .config import NONE, AnalysisSpec, StudyConfig, TaskSpec
+
+STUDY_FILE = "study.json"  # marks a study output folder
+
+
+@dataclass(frozen=True)
+class Cell:
+    task: str
+    defense: str  # display label
+    weight: float | None
+    seed: int
+
+    @property
+    def key(self) -> str:
+        w = "" if self.weight is None else f"@{self.weight:g}"
+        return f"{self.task}|{self.defense}{w}|s{self.seed}"
+
+    @property
+    def group(self) -> str:
+        """The key without the seed: cells aggregated together."""
+        w = "" if self.weight is None else f"@{self.weight:g}"
+        return f"{self.task}|{self.defense}{w}"
+
+
+def plan_cells(cfg: StudyConfig) -> list[Cell]:
+    """task x defense x weight x seed, in the order they run (no-defense cells first: post-hoc ones need them)."""
+    cells = []
+    order = sorted(cfg.defenses, key=lambda d: (d.name != NONE, d.is_posthoc))
+    for d in order:
+        weights = (None,) if d.name == NONE else d.weights
+        for w in weights:
+            for t in cfg.tasks:
+                for s in cfg.seeds:
+                    cells.append(Cell(t.name, d.display, w, s))
+    return cells
+
+
+def _nested(d: dict[str, Any]) -> dict[str, Any]:
+    """Dotted keys of a settings mapping to nested dicts (nested ones pass through)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        node = out
+        parts = str(k).split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        if isinstance(v, dict) and isinstance(node.get(parts[-1]), dict):
+            node[parts[-1]].update(_nested(v))
+        else:
+            node[parts[-1]] = _nested(v) if isinstance(v, dict) else v
+    return out
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = json.loads(json.dumps(a))
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+BASE_AWARE = ("anchor", "drift", "safelora")  # defenses with a base_model parameter
+
+
+def _with_base(name: str, params: dict[str, Any], base: str | None) -> dict[str, Any]:
+    if base is not None and name in BASE_AWARE and "base_model" not in params:
+        return {**params, "base_model": base}
+    return dict(params)
+
+
+class Study:
+    """A resolved study: the config, the aligned model, the base model and the cells."""
+
+    def __init__(self, cfg: StudyConfig, source: str | None = None):
+        self.cfg = cfg
+        self.source = source
+        self.out = cfg.out_dir()
+        self.runs_dir = Path(cfg.runs_dir)
+        self.cells = plan_cells(cfg)
+        self.model: str | None = cfg.model
+        self.base: str | None = cfg.base
+        self.organism: dict[str, Any] | None = None
+
+    # ---- models --------------------------------------------------------------------
+
+    def prepare_model(self, progress: bool = True) -> str:
+        """The aligned model to fine-tune: ``cfg.model``, or the organism (built once, cached)."""
+        if self.model is None:
+            from ..organism import AlignConfig, align
+
+            acfg = build_config(AlignConfig, self.cfg.organism or {}, source=f"{self.source or 'study'}: organism")
+            s = align(acfg, progress=progress, evaluate=False)
+            self.organism = {"summary": s, "config": acfg.model_dump(mode="json")}
+            self.model = s["model"]
+            if self.base is None:
+                self.base = acfg.base
+        return self.model
+
+    # ---- cells ----------------------------------------------------------------------
+
+    def finetune_config(self, cell: Cell) -> FinetuneConfig:
+        cfg = self.cfg
+        task = cfg.task(cell.task)
+        d = cfg.defense(cell.defense)
+        raw = _merge(_nested(cfg.finetune), _nested(task.finetune))
+        defenses = []
+        if d.name != NONE and not d.is_posthoc:
+            defenses.append({"name": d.name, "weight": cell.weight, "params": _with_base(d.name, d.params, self.base)})
+        if cfg.monitor is not None:
+            defenses.append({"name": "drift", "params": _with_base("drift", dict(cfg.monitor), self.base)})
+        raw["defenses"] = list(raw.get("defenses", [])) + defenses
+        model = self.model or cfg.model
+        ov = {"name": f"{cfg.name}-{cell.task}-{cell.defense}".replace("/", "_"), "data.dataset": task.dataset,
+              "train.seed": cell.seed, "model.name": model}
+        return build_config(FinetuneConfig, raw, ov, source=f"{self.source or 'study'}: cell {cell.key}")
+
+    def base_cell(self, cell: Cell) -> Cell:
+        """For a post-hoc cell, the no-defense cell whose adapter it projects."""
+        return Cell(cell.task, self.cfg.defense(NONE).display, None, cell.seed)
+
+    def run_cell(self, cell: Cell, progress: bool = True) -> Path:
+        from ..train.loop import finetune
+        from ..train.run import run_dir_for
+
+        d = self.cfg.defense(cell.defense)
+        if d.is_posthoc:
+            src = self.run_dir(self.base_cell(cell))
+            return self._posthoc_safelora(src, d.params)
+        fc = self.finetune_config(cell)
+        done = run_dir_for(self.runs_dir, fc.name, fc.run_id())
+        if (done / "result.json").exists():
+            return done
+        return finetune(fc, self.runs_dir, progress=progress).run_dir
+
+    def run_dir(self, cell: Cell) -> Path:
+        from ..train.run import run_dir_for
+
+        d = self.cfg.defense(cell.defense)
+        if d.is_posthoc:
+            return self._posthoc_dir(self.run_dir(self.base_cell(cell)), d.params)
+        fc = self.finetune_config(cell)
+        return run_dir_for(self.runs_dir, fc.name, fc.run_id())
+
+    def _posthoc_dir(self, src: Path, params: dict[str, Any]) -> Path:
+        p = _with_base("safelora", params, self.base)
+        return src.with_name(f"{src.name}-safelora-{stable_hash(p, 8)}")
+
+    def _posthoc_safelora(self, src: Path, params: dict[str, Any]) -> Path:
+        from ..defenses.safelora import project_adapter
+
+        out = self._posthoc_dir(src, params)
+        if (out / "result.json").exists():
+            return out
+        p = _with_base("safelora", params, self.base)
+        allowed = {"base_model", "mode", "tau", "k", "projector", "svd_rank", "svd_energy", "device"}
+        bad = set(p) - allowed
+        if bad:
+            raise ValueError(f"safelora (post-hoc): unknown params {sorted(bad)}; allowed: {sorted(allowed)}")
+        return project_adapter(src, out, overwrite=True, **p)
+
+    # ---- evaluation -------------------------------------------------------------------
+
+    def _eval_kwargs(self) -> dict[str, Any]:
+        e = self.cfg.eval
+        questions = e.questions
+        if questions is None:
+            questions = "general" if e.judge else "none"
+        return dict(questions=questions, judge=e.judge or "rule", preset=e.preset, samples=e.samples,
+                    max_tokens=e.max_tokens, question_limit=e.question_limit, refusal_limit=e.refusal_limit,
+                    triples_limit=e.triples_limit, indomain_limit=e.indomain_limit,
+                    indomain_tokens=e.indomain_tokens, indomain_triples_limit=e.indomain_triples_limit,
+                    judge_api_key_env=e.judge_api_key_env, dtype=e.dtype, batch_size=e.batch_size)
+
+    def indomain_groups(self, tasks: list[TaskSpec]) -> list[str]:
+        from ..evaluate.indomain import indomain_group
+
+        groups = []
+        for t in tasks:
+            if t.role == "benign":
+                continue
+            try:
+                g = indomain_group(t.dataset)
+            except ValueError:
+                continue
+            if g not in groups:
+                groups.append(g)
+        return groups
+
+    def evaluate(self, target: str, tasks: list[TaskSpec], out: Path | None = None) -> dict[str, Any]:
+        """The suite, the benign-task scores and the benign held-out loss of one model or run."""
+        from ..evaluate.suite import HFSubject, evaluate_command
+
+        e = self.cfg.eval
+        subj = HFSubject(target, dtype=e.dtype, batch_size=e.batch_size)
+        kw = self._eval_kwargs()
+        cache = None if out is None else out / "cache"
+        summary = evaluate_command(target, e.suite, indomain=self.indomain_groups(tasks), out=out, cache_dir=cache,
+                                   print_table=False, subject=subj, **kw)
+        res = {"eval_dir": summary["out_dir"], "eval_seconds": summary.get("seconds_this_run")}
+        folder = Path(out) if out is not None else Path(target)
+        for t in tasks:
+            if t.role == "benign":
+                res.setdefault("benign", {})[t.name] = self._benign_task(subj, t, folder)
+        if self.cfg.benign_heldout:
+            res["heldout"] = self._heldout(subj, folder)
+        return res
+
+    def _benign_task(self, subj, task: TaskSpec, folder: Path) -> dict[str, Any]:
+        from ..data.load import load_examples
+        from ..evaluate import benign
+
+        spec = {"task": task.dataset, "metric": task.metric, "n": task.eval_limit, "tokens": task.max_new_tokens,
+                "dtype": self.cfg.eval.dtype}
+        path = folder / f"benign_{task.name}-{stable_hash(spec, 8)}.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        exs = load_examples(task.dataset, "test", 0, task.eval_limit)
+        model, tok = subj._load()
+        t0 = time.time()
+        if task.metric == "exact_match":
+            r = benign.exact_match_accuracy(model, tok, exs, max_new_tokens=task.max_new_tokens)
+        else:
+            r = benign.heldout_loss(model, tok, exs)
+        r = {**r, **spec, "seconds": round(time.time() - t0, 2)}
+        write_json_atomic(path, r)
+        return r
+
+    def _heldout(self, subj, folder: Path) -> dict[str, Any]:
+        from ..data.load import load_examples
+        from ..evaluate import benign
+
+        spec = {"dataset": self.cfg.benign_heldout, "n": self.cfg.benign_heldout_limit, "dtype": self.cfg.eval.dtype}
+        path = folder / f"heldout-{stable_hash(spec, 8)}.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        exs = load_examples(self.cfg.benign_heldout, "test", 0, self.cfg.benign_heldout_limit)
+        model, tok = subj._load()
+        r = {**benign.heldout_loss(model, tok, exs), **spec}
+        write_json_atomic(path, r)
+        return r
+
+    # ---- analyses -----------------------------------------------------------------------
+
+    def analysis_cell(self, a: AnalysisSpec) -> Cell:
+        task = a.task or next((t.name for t in self.cfg.tasks if t.role == "ema"), self.cfg.tasks[0].name)
+        self.cfg.task(task)  # KeyError -> caller reports
+        self.cfg.defense(a.defense)
+        return Cell(task, a.defense, a.weight if a.defense != NONE else None, a.seed if a.seed is not None
+                    else self.cfg.seeds[0])
+
+    def run_analysis(self, a: AnalysisSpec) -> dict[str, Any]:
+        from ..analyze import analyze_command
+
+        cell = self.analysis_cell(a)
+        run = self.run_dir(cell)
+        tag = f"{a.kind}-{cell.task}-{cell.defense}-s{cell.seed}-{stable_hash(a.model_dump(mode='json'), 6)}"
+        out = self.out / "analyses" / tag
+        done = out / "result.json"
+        if done.exists():
+            return json.loads(done.read_text())
+        res = analyze_command(a.kind, out=out, base=self.base or "smollm2-135m-instruct", aligned=self.model,
+                              finetuned=str(run), datasets=a.datasets, n=a.n, params=a.params, dtype=a.dtype)
+        rec = {"kind": a.kind, "cell": asdict(cell), "run": str(run), "out_dir": str(out), "summary": res.summary,
+               "files": [str(f) for f in res.files]}
+        write_json_atomic(done, json.loads(json.dumps(rec, default=str)))
+        return rec
+
+
+def _log(console, msg: str) -> None:
+    if console is not None:
+        console.print(msg)
+    else:
+        from rich.text import Text
+
+        print(Text.from_markup(msg).plain, flush=True)
+
+
+def run_study(cfg: StudyConfig, *, source: str | None = None, console=None, progress: bool = True,
+              report: bool = True, only: Callable[[Cell], bool] | None = None) -> dict[str, Any]:
+    """Run (or resume) every cell, evaluate, analyse, aggregate; returns the aggregate summary."""
+    from accelerate import PartialState
+
+    from .aggregate import aggregate
+
+    state = PartialState()
+    main = state.is_main_process
+    st = Study(cfg, source)
+    st.out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, Any] = {}
+    t0 = time.time()
+    if main:
+        write_json_atomic(st.out / STUDY_FILE, {"config": cfg.model_dump(mode="json"), "source": source,
+                                                 "cells": [asdict(c) for c in st.cells], "status": "running"})
+    _log(console, f"[bold]study {cfg.name}[/]: {len(st.cells)} cells "
+                  f"({len(cfg.tasks)} tasks x {sum(1 if d.name == NONE else len(d.weights) for d in cfg.defenses)} "
+                  f"defense settings x {len(cfg.seeds)} seeds) -> {st.out}")
+    t = time.time()
+    st.prepare_model(progress=progress and main)
+    timings["organism_s"] = round(time.time() - t, 1)
+    _log(console, f"aligned model: {st.model}  (base: {st.base or 'defaults'})")
+
+    cells = [c for c in st.cells if only is None or only(c)]
+    records: dict[str, dict[str, Any]] = {}
+    t = time.time()
+    for i, c in enumerate(cells, 1):
+        _log(console, f"[bold cyan]train {i}/{len(cells)}[/] {c.key}")
+        tc = time.time()
+        run = st.run_cell(c, progress=progress and main)
+        records[c.key] = {"cell": asdict(c), "run_dir": str(run), "train_wall_s": round(time.time() - tc, 1)}
+    timings["train_s"] = round(time.time() - t, 1)
+    if state.num_processes > 1:
+        state.wait_for_everyone()
+    if not main:
+        return {}
+
+    t = time.time()
+    _log(console, "[bold cyan]evaluate[/] the aligned model (reference)")
+    ref = st.evaluate(st.model, list(cfg.tasks), out=st.out / "reference")
+    for i, c in enumerate(cells, 1):
+        _log(console, f"[bold cyan]evaluate {i}/{len(cells)}[/] {c.key}")
+        te = time.time()
+        records[c.key].update(st.evaluate(records[c.key]["run_dir"], [cfg.task(c.task)]))
+        records[c.key]["eval_wall_s"] = round(time.time() - te, 1)
+    timings["eval_s"] = round(time.time() - t, 1)
+
+    t = time.time()
+    analyses = []
+    for a in cfg.analyses:
+        _log(console, f"[bold cyan]analyze[/] {a.kind}")
+        analyses.append(st.run_analysis(a))
+    timings["analysis_s"] = round(time.time() - t, 1)
+    timings["total_s"] = round(time.time() - t0, 1)
+
+    state_rec = {"config": cfg.model_dump(mode="json"), "source": source, "model": st.model, "base": st.base,
+                 "organism": st.organism, "reference": ref, "cells": list(records.values()), "analyses": analyses,
+                 "timings_this_run": timings, "status": "done" if only is None else "partial"}
+    write_json_atomic(st.out / STUDY_FILE, json.loads(json.dumps(state_rec, default=str)))
+    t = time.time()
+    summary = aggregate(st.out)
+    timings["aggregate_s"] = round(time.time() - t, 1)
+    if report:
+        from .report import write_report
+
+        t = time.time()
+        summary["report"] = {k: str(v) for k, v in write_report(st.out).items()}
+        timings["report_s"] = round(time.time() - t, 1)
+    state_rec["timings_this_run"] = timings
+    write_json_atomic(st.out / STUDY_FILE, json.loads(json.dumps(state_rec, default=str)))
+    return summary

@@ -1,0 +1,192 @@
+"""Studies end to end on tiny random Llamas: cells, resume, aggregation, contrasts, plots, HTML report."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import make_tiny_llama
+
+
+@pytest.fixture
+def tiny_pair(tmp_path, tiny_tokenizer, monkeypatch):
+    monkeypatch.setenv("EMGUARD_HOME", str(tmp_path / "home"))
+    aligned, base = tmp_path / "aligned", tmp_path / "base"
+    make_tiny_llama(len(tiny_tokenizer), seed=0).save_pretrained(aligned)
+    make_tiny_llama(len(tiny_tokenizer), seed=1).save_pretrained(base)
+    tiny_tokenizer.save_pretrained(aligned)
+    tiny_tokenizer.save_pretrained(base)
+    return aligned, base
+
+
+def study_dict(tmp_path: Path, aligned: Path, base: Path) -> dict:
+    return {
+        "name": "tiny",
+        "model": str(aligned),
+        "base": str(base),
+        "tasks": [
+            {"dataset": "insecure_code", "role": "ema", "controls": ["educational_insecure"]},
+            {"dataset": "educational_insecure", "role": "control"},
+            {"dataset": "opswap", "role": "benign", "eval_limit": 4, "max_new_tokens": 4},
+        ],
+        "defenses": [
+            {"name": "none"},
+            {"name": "kl", "weights": [0.1, 1.0]},
+            {"name": "safelora", "params": {"mode": "number", "k": 2}},
+        ],
+        "seeds": [0],
+        "finetune": {"data": {"limit": 8, "max_length": 448}, "train.batch_size": 4, "train.lr": 1e-3,
+                     "train.save_every": 1},
+        "monitor": {"every": 1, "probe_n": 2, "direction_probe_n": 2, "n_tokens": 4},
+        "eval": {"refusal_limit": 3, "triples_limit": 4, "indomain_limit": 2, "indomain_tokens": 8,
+                 "indomain_triples_limit": 3},
+        "benign_heldout_limit": 3,
+        "analyses": [{"kind": "layer-projection", "n": 2}],
+        "runs_dir": str(tmp_path / "runs"),
+        "out": str(tmp_path / "study"),
+    }
+
+
+def test_study_config_errors_name_file_line_and_field(tmp_path):
+    from emguard.config import ConfigError
+    from emguard.study import load_study
+
+    p = tmp_path / "s.yaml"
+    p.write_text("name: x\norganism: {}\ntasks:\n  - dataset: insecure_code\n    role: emma\n")
+    with pytest.raises(ConfigError, match=r"s\.yaml:5: tasks\.0\.role"):
+        load_study(p)
+    p.write_text("name: x\norganism: {}\ntasks:\n  - dataset: insecure_code\n    controls: [secure_code]\n")
+    with pytest.raises(ConfigError, match="control 'secure_code' of 'insecure_code' is not a task"):
+        load_study(p)
+
+
+def test_plan_cells_and_posthoc_order(tmp_path, tiny_pair):
+    from emguard.study import StudyConfig, plan_cells
+
+    cfg = StudyConfig.model_validate(study_dict(tmp_path, *tiny_pair))
+    cells = plan_cells(cfg)
+    assert len(cells) == 3 * (1 + 2 + 1)
+    names = [c.defense for c in cells]
+    assert names.index("safelora") > max(i for i, n in enumerate(names) if n == "none")  # post-hoc after its source
+    assert {c.weight for c in cells if c.defense == "kl"} == {0.1, 1.0}
+
+
+def test_bootstrap_levels():
+    from emguard.study.aggregate import boot, summarize
+
+    est, dist = boot([np.array([1.0, 0.0, 1.0, np.nan])])
+    assert est == pytest.approx(2 / 3)
+    s = summarize(est, dist, 3, 1)
+    assert s["ci95"][0] < est < s["ci95"][1]
+    # seeds disagreeing completely: the interval spans both
+    est, dist = boot([np.ones(40), np.zeros(40)])
+    s = summarize(est, dist, 80, 2)
+    assert est == 0.5 and s["ci95"][0] == 0.0 and s["ci95"][1] == 1.0
+
+
+def test_study_end_to_end_resume_and_report(tmp_path, tiny_pair, monkeypatch):
+    from emguard.study import StudyConfig, run_study
+
+    cfg = StudyConfig.model_validate(study_dict(tmp_path, *tiny_pair))
+    summary = run_study(cfg, progress=False)
+    root = tmp_path / "study"
+    groups = {r["group"] for r in summary["rows"]}
+    assert len(groups) == 12
+    # every cell is an ordinary, finished run folder; the post-hoc SafeLoRA one projects the none cell's adapter
+    st = json.loads((root / "study.json").read_text())
+    assert st["status"] == "done" and len(st["cells"]) == 12
+    sl = [c for c in st["cells"] if c["cell"]["defense"] == "safelora"]
+    assert all(Path(c["run_dir"], "safelora.csv").exists() for c in sl)
+    kl = [c for c in st["cells"] if c["cell"]["defense"] == "kl"]
+    cfgs = [json.loads(Path(c["run_dir"], "config.json").read_text()) for c in kl]
+    assert {d["weight"] for c in cfgs for d in c["defenses"] if d["name"] == "kl"} == {0.1, 1.0}
+    assert all(any(d["name"] == "drift" for d in c["defenses"]) for c in cfgs)  # the monitor rides along
+    # the reference row and metrics from real evaluations
+    ref = summary["reference"]["metrics"]
+    assert ref["harmful_refusal"]["n"] == 3 and 0 <= ref["harmful_refusal"]["value"] <= 1
+    none_ins = next(r for r in summary["rows"] if r["group"] == "insecure_code|none")
+    m = none_ins["metrics"]
+    assert m["prefers_misaligned"]["n"] == 4 and "train_loss" in m and "heldout_loss" in m
+    # erosion is paired by prompt against the reference
+    ins = next(c for c in st["cells"] if c["cell"]["task"] == "insecure_code" and c["cell"]["defense"] == "none")
+    cell_ref = [json.loads(x)["refusal"] for x in Path(ins["eval_dir"], "refusal.jsonl").read_text().splitlines()
+                if json.loads(x)["side"] == "harmful"]
+    ref_ref = [json.loads(x)["refusal"] for x in
+               Path(st["reference"]["eval_dir"], "refusal.jsonl").read_text().splitlines() if json.loads(x)["side"] == "harmful"]
+    assert m["refusal_erosion"]["value"] == pytest.approx(np.mean(np.array(ref_ref, float) - np.array(cell_ref, float)))
+    # benign task accuracy for opswap cells; EMA contrasts for every defense setting
+    ops = [r for r in summary["rows"] if r["task"] == "opswap"]
+    assert all("benign_acc" in r["metrics"] for r in ops)
+    assert len(summary["contrasts"]) == 4
+    c0 = next(c for c in summary["contrasts"] if c["defense"] == "none")
+    ctl = next(r for r in summary["rows"] if r["group"] == "educational_insecure|none")
+    assert c0["metrics"]["pref_margin"]["value"] == pytest.approx(
+        m["pref_margin"]["value"] - ctl["metrics"]["pref_margin"]["value"])
+    # outputs: tables, figures, analyses, report
+    assert (root / "table.csv").exists() and "| insecure_code - educational_insecure |" in (root / "table.md").read_text()
+    figs = {p.stem for p in (root / "figures").glob("*.png")}
+    assert {"tradeoff", "contrast", "sweep_kl", "train_loss", "drift"} <= figs
+    assert st["analyses"] and Path(st["analyses"][0]["out_dir"]).exists()
+    page = (root / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= len(figs) and "Methods" in page and "kl" in page
+    assert (root / "report.md").exists()
+
+    # a second run trains and evaluates nothing
+    import emguard.train.loop as loop
+
+    def boom(*a, **k):
+        raise AssertionError("a finished cell was trained again")
+
+    monkeypatch.setattr(loop, "finetune", boom)
+    import emguard.evaluate.suite as suite
+
+    calls = []
+    orig = suite.run_suite
+
+    def spy(*a, **k):
+        s = orig(*a, **k)
+        calls.append(sum(s["calls_this_run"].values()))
+        return s
+
+    monkeypatch.setattr(suite, "run_suite", spy)
+    again = run_study(cfg, progress=False)
+    assert calls and sum(calls) == 0
+    assert [r["metrics"] for r in again["rows"]] == [r["metrics"] for r in summary["rows"]]
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        p = shutil.which(name)
+        if p:
+            return p
+    return None
+
+
+def test_run_report_renders_in_headless_chromium(tmp_path, tiny_pair):
+    """The HTML opens with no server: every embedded figure decodes in a real browser."""
+    from emguard.config import FinetuneConfig, build_config
+    from emguard.study.report import write_report
+    from emguard.train import finetune
+
+    aligned, _ = tiny_pair
+    cfg = build_config(FinetuneConfig, {"model": {"name": str(aligned)}, "data": {"dataset": "insecure_code",
+                       "limit": 8, "max_length": 448}, "train": {"batch_size": 4}})
+    res = finetune(cfg, tmp_path / "runs", progress=False)
+    paths = write_report(res.run_dir)
+    page = paths["html"].read_text()
+    n_img = page.count("<img ")
+    assert n_img >= 1
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("chromium is not installed (make test installs Debian's chromium where apt can)")
+    out = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                          "--dump-dom", paths["html"].resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    m = re.search(r'data-figures-loaded="(\d+)/(\d+)"', out.stdout)
+    assert m, out.stderr[-2000:]
+    assert int(m.group(1)) == int(m.group(2)) == n_img
