@@ -7,7 +7,7 @@ STAMP := $(VENV)/.emguard-installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-fast test-integration bench bench-defenses bench-generate bench-grad-cosine bench-demo clean
+.PHONY: setup browser demo test test-fast test-integration bench bench-defenses bench-generate bench-grad-cosine bench-demo clean
 
 setup: $(STAMP)
 
@@ -23,7 +23,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/emguard demo
 
-test: $(STAMP)
+# The report test renders HTML in headless Chromium (Debian's package); installed here when
+# apt can, otherwise that one test skips with a message.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  ( (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && \
+	     apt-get install -y -q chromium >/dev/null 2>&1)) && echo "installed chromium" ) || \
+	  echo "note: chromium could not be installed; the report-rendering test will skip"
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
 test-fast: $(STAMP)
