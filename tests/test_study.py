@@ -190,3 +190,24 @@ def test_run_report_renders_in_headless_chromium(tmp_path, tiny_pair):
     m = re.search(r'data-figures-loaded="(\d+)/(\d+)"', out.stdout)
     assert m, out.stderr[-2000:]
     assert int(m.group(1)) == int(m.group(2)) == n_img
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parents[1].glob("studies/*.yaml")) + ["demo"])
+def test_shipped_studies_validate_and_plan(path):
+    """Every shipped study parses, plans its cells and builds a valid fine-tune config for each."""
+    from emguard.study import Study, load_study, resolve_study
+    from emguard.train.terms import available_defenses
+
+    cfg = load_study(resolve_study(path))
+    st = Study(cfg)
+    st.model = st.model or "aligned-model-placeholder"
+    names = set(available_defenses())
+    for d in cfg.defenses:
+        assert d.name == "none" or d.name in names
+    for c in st.cells:
+        if cfg.defense(c.defense).is_posthoc:
+            continue
+        fc = st.finetune_config(c)
+        assert fc.data.dataset == cfg.task(c.task).dataset and fc.train.seed == c.seed
+    ema = [t for t in cfg.tasks if t.role == "ema"]
+    assert ema and all(t.controls for t in ema)  # EMA is always read against a control

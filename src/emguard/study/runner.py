@@ -303,11 +303,14 @@ def run_study(cfg: StudyConfig, *, source: str | None = None, console=None, prog
     main = state.is_main_process
     st = Study(cfg, source)
     st.out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, Any] = {}
+    prev = st.out / STUDY_FILE
+    history = json.loads(prev.read_text()).get("history", []) if prev.exists() else []
+    timings: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     t0 = time.time()
     if main:
         write_json_atomic(st.out / STUDY_FILE, {"config": cfg.model_dump(mode="json"), "source": source,
-                                                 "cells": [asdict(c) for c in st.cells], "status": "running"})
+                                                 "cells": [asdict(c) for c in st.cells], "status": "running",
+                                                 "history": history})
     _log(console, f"[bold]study {cfg.name}[/]: {len(st.cells)} cells "
                   f"({len(cfg.tasks)} tasks x {sum(1 if d.name == NONE else len(d.weights) for d in cfg.defenses)} "
                   f"defense settings x {len(cfg.seeds)} seeds) -> {st.out}")
@@ -350,7 +353,7 @@ def run_study(cfg: StudyConfig, *, source: str | None = None, console=None, prog
 
     state_rec = {"config": cfg.model_dump(mode="json"), "source": source, "model": st.model, "base": st.base,
                  "organism": st.organism, "reference": ref, "cells": list(records.values()), "analyses": analyses,
-                 "timings_this_run": timings, "status": "done" if only is None else "partial"}
+                 "timings_this_run": timings, "history": history, "status": "done" if only is None else "partial"}
     write_json_atomic(st.out / STUDY_FILE, json.loads(json.dumps(state_rec, default=str)))
     t = time.time()
     summary = aggregate(st.out)
@@ -362,5 +365,6 @@ def run_study(cfg: StudyConfig, *, source: str | None = None, console=None, prog
         summary["report"] = {k: str(v) for k, v in write_report(st.out).items()}
         timings["report_s"] = round(time.time() - t, 1)
     state_rec["timings_this_run"] = timings
+    state_rec["history"] = history + [timings]
     write_json_atomic(st.out / STUDY_FILE, json.loads(json.dumps(state_rec, default=str)))
     return summary
