@@ -100,12 +100,15 @@ class Study:
 
     # ---- models --------------------------------------------------------------------
 
-    def prepare_model(self, progress: bool = True) -> str:
+    def prepare_model(self, progress: bool = True, num_processes: int = 1) -> str:
         """The aligned model to fine-tune: ``cfg.model``, or the organism (built once, cached)."""
         if self.model is None:
-            from ..organism import AlignConfig, align
+            from ..organism import AlignConfig, align, organism_dir
 
             acfg = build_config(AlignConfig, self.cfg.organism or {}, source=f"{self.source or 'study'}: organism")
+            if num_processes > 1 and not (organism_dir(acfg) / "summary.json").exists():
+                raise RuntimeError("the study's organism is not built yet: run `emguard align` (one process) first, "
+                                   "then `accelerate launch ... study`")
             s = align(acfg, progress=progress, evaluate=False)
             self.organism = {"summary": s, "config": acfg.model_dump(mode="json")}
             self.model = s["model"]
@@ -315,7 +318,7 @@ def run_study(cfg: StudyConfig, *, source: str | None = None, console=None, prog
                   f"({len(cfg.tasks)} tasks x {sum(1 if d.name == NONE else len(d.weights) for d in cfg.defenses)} "
                   f"defense settings x {len(cfg.seeds)} seeds) -> {st.out}")
     t = time.time()
-    st.prepare_model(progress=progress and main)
+    st.prepare_model(progress=progress and main, num_processes=state.num_processes)
     timings["organism_s"] = round(time.time() - t, 1)
     _log(console, f"aligned model: {st.model}  (base: {st.base or 'defaults'})")
 
@@ -325,7 +328,13 @@ def run_study(cfg: StudyConfig, *, source: str | None = None, console=None, prog
     for i, c in enumerate(cells, 1):
         _log(console, f"[bold cyan]train {i}/{len(cells)}[/] {c.key}")
         tc = time.time()
-        run = st.run_cell(c, progress=progress and main)
+        if st.cfg.defense(c.defense).is_posthoc and state.num_processes > 1:
+            if main:  # a projection of a finished adapter: one process writes it
+                st.run_cell(c, progress=False)
+            state.wait_for_everyone()
+            run = st.run_dir(c)
+        else:
+            run = st.run_cell(c, progress=progress and main)
         records[c.key] = {"cell": asdict(c), "run_dir": str(run), "train_wall_s": round(time.time() - tc, 1)}
     timings["train_s"] = round(time.time() - t, 1)
     if state.num_processes > 1:
