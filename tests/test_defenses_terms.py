@@ -205,6 +205,42 @@ def test_term_zero_at_init_then_nonzero_with_gradient_to_lora(tmp_path, tiny_tok
     assert rec[f"term/{name}"] > 0 and rec["loss_total"] == pytest.approx(rec["loss"] + 0.5 * rec[f"term/{name}"])
 
 
+def test_reference_lm_head_runs_only_when_a_term_reads_logits(tmp_path, tiny_tokenizer):
+    """The reference forward defers its LM head: LDIFS (hidden states only) never pays for it; KL does,
+    and gets exactly the eager reference logits (no grad, adapter off)."""
+    tok = tiny_tokenizer
+    seen = {}
+
+    def watcher(cls, key):
+        class W(cls):
+            def compute(self, ctx):
+                v = super().compute(ctx)
+                ref = ctx.reference()
+                seen.setdefault(key, []).append(ref.logits_computed)
+                if key == "kl":  # compare with an eager reference forward of the same batch
+                    with torch.no_grad(), ctx_model[0].disable_adapter():
+                        eager = TrainWrapper(ctx_model[0])(hidden_states=True, **ctx.batch)
+                    seen["kl_equal"] = torch.equal(ref.logits, eager.logits) and not ref.logits.requires_grad
+                return v
+
+            def setup(self, model, tokenizer, config):
+                super().setup(model, tokenizer, config)
+                ctx_model[:] = [model]
+
+        return W
+
+    ctx_model: list = []
+    cfg = build_config(FinetuneConfig, _raw(_data(tmp_path), max_steps=1))
+    ld = watcher(LDIFSTerm, "ldifs")(weight=1.0, layers=[1, 2])
+    finetune(cfg, tmp_path / "a", model=make_tiny_llama(len(tok)), tokenizer=tok, progress=False, extra_defenses=[ld])
+    assert seen["ldifs"] == [False]  # LDIFS alone: the reference LM head never ran
+    kl = watcher(KLTerm, "kl")(weight=0.1)
+    ld2 = LDIFSTerm(weight=1.0, layers=[1, 2])
+    finetune(cfg, tmp_path / "b", model=make_tiny_llama(len(tok)), tokenizer=tok, progress=False,
+             extra_defenses=[ld2, kl])
+    assert seen["kl"] == [True] and seen["kl_equal"]
+
+
 def test_kl_end_to_end_through_config_and_cache_skips_reference_in_epoch_two(tmp_path, tiny_tokenizer):
     data = _data(tmp_path)
     raw = dict(_raw(data, max_steps=2), defenses=[{"name": "kl", "weight": 0.1}])

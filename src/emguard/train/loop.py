@@ -19,10 +19,10 @@ import math
 import random
 import shutil
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from ..config import FinetuneConfig
 from ..data.tokenize import IGNORE, Tokenized
 from .run import MetricsLog, is_finished, read_result, run_dir_for, write_config, write_json_atomic
-from .terms import Defense, ForwardOut, StepContext, StopTraining, make_defense
+from .terms import Defense, ForwardOut, LazyLogitsOut, StepContext, StopTraining, make_defense
 
 
 class TrainWrapper(nn.Module):
@@ -50,7 +50,10 @@ class TrainWrapper(nn.Module):
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         return base.get_decoder(), base.get_output_embeddings(), base.config
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor, labels: Tensor, hidden_states: bool = False) -> ForwardOut:
+    def forward(self, input_ids: Tensor, attention_mask: Tensor, labels: Tensor, hidden_states: bool = False,
+                lazy_logits: Callable[[], Any] | None = None) -> ForwardOut:
+        """``lazy_logits``: a context factory (e.g. no_grad + adapter off + autocast); the LM head then
+        runs only when ``.logits`` is first read, inside that context (:class:`LazyLogitsOut`)."""
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         if not hasattr(base, "get_decoder"):  # not a transformers causal LM: full logits, then select
             out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=hidden_states)
@@ -62,11 +65,17 @@ class TrainWrapper(nn.Module):
         h = out.last_hidden_state  # [B, T, d]
         shift_labels = labels[:, 1:]  # [B, T-1]
         mask = shift_labels != IGNORE
-        logits = head(h[:, :-1][mask]).float()  # [N, V]
+        h_lab = h[:, :-1][mask]  # [N, d]
         cap = getattr(cfg, "final_logit_softcapping", None)
-        if cap:
-            logits = torch.tanh(logits / cap) * cap
-        return ForwardOut(logits, shift_labels[mask], mask, out.hidden_states if hidden_states else None)
+
+        def lm_head() -> Tensor:
+            logits = head(h_lab).float()  # [N, V]
+            return torch.tanh(logits / cap) * cap if cap else logits
+
+        hs = out.hidden_states if hidden_states else None
+        if lazy_logits is not None:
+            return LazyLogitsOut(lm_head, shift_labels[mask], mask, hs, context=lazy_logits)
+        return ForwardOut(lm_head(), shift_labels[mask], mask, hs)
 
 
 def collate(items: Sequence[Tokenized], pad_id: int) -> dict[str, Tensor]:
@@ -156,6 +165,28 @@ def add_lora(model, lora_cfg, seed: int):
     return get_peft_model(model, cfg)
 
 
+def make_accelerator(cpu: bool):
+    """An Accelerator on the CPU or the default device, even after one on the other in this process.
+
+    accelerate keeps its state in a process-wide singleton: a CUDA fine-tune followed by a
+    ``device: cpu`` one (a notebook, a study, a test session) would raise, and the reverse
+    would silently stay on the CPU. In a single process the state is reset to the device
+    asked for; under ``accelerate launch`` it is left alone.
+    """
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, PartialState
+
+    if AcceleratorState._shared_state:
+        st = AcceleratorState()
+        if st.num_processes == 1 and (st.device.type == "cpu") != cpu:
+            AcceleratorState._reset_state(reset_partial_state=True)
+    elif PartialState._shared_state:
+        ps = PartialState()
+        if ps.num_processes == 1 and (ps.device.type == "cpu") != cpu:
+            PartialState._reset_state()
+    return Accelerator(cpu=cpu)
+
+
 def _rng_state() -> dict[str, Any]:
     st = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
     if torch.cuda.is_available():
@@ -200,16 +231,24 @@ class TrainStep:
         self.plan, self.data, self.pad_id = plan, data, pad_id
         self.seed, self.max_grad_norm = seed, max_grad_norm
         self.rank, self.world = acc.process_index, acc.num_processes
-        self.amp = (
-            torch.autocast(device_type=acc.device.type, dtype=torch.bfloat16)
-            if mixed_precision == "bf16"
-            else nullcontext()
-        )
+        self.bf16 = mixed_precision == "bf16"
+        self.amp = self._amp()
+
+    def _amp(self):
+        return torch.autocast(device_type=self.acc.device.type, dtype=torch.bfloat16) if self.bf16 else nullcontext()
+
+    @contextmanager
+    def _reference_context(self) -> Iterator[None]:
+        with torch.no_grad(), self.peft_model.disable_adapter(), self._amp():
+            yield
 
     def reference_forward(self, batch: dict[str, Tensor]) -> Callable[[], ForwardOut]:
+        """The reference (adapter disabled, no grad); its LM head runs only if a term reads ``.logits``."""
+
         def fn() -> ForwardOut:
-            with torch.no_grad(), self.peft_model.disable_adapter(), self.amp:
-                return TrainWrapper(self.peft_model)(hidden_states=self.need_hidden, **batch)
+            with self._reference_context():
+                return TrainWrapper(self.peft_model)(hidden_states=self.need_hidden, lazy_logits=self._reference_context,
+                                                     **batch)
 
         return fn
 
@@ -311,7 +350,7 @@ def finetune(
     if is_finished(run_dir):
         return FinetuneResult(run_dir, run_dir / "adapter", read_result(run_dir), cached=True)
 
-    acc = Accelerator(cpu=cfg.model.device == "cpu")
+    acc = make_accelerator(cpu=cfg.model.device == "cpu")
     rank, world = acc.process_index, acc.num_processes
     tc = cfg.train
     if acc.is_main_process:

@@ -25,6 +25,7 @@ Adding a defense = one new module with a ``LossTerm`` subclass + ``@register_ter
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
@@ -46,6 +47,34 @@ class ForwardOut:
     targets: Tensor
     label_mask: Tensor
     hidden_states: tuple[Tensor, ...] | None = None
+
+
+class LazyLogitsOut(ForwardOut):
+    """A :class:`ForwardOut` whose ``logits`` are computed on first access, inside ``context()``.
+
+    The reference forward returns one: LDIFS and anchoring read only hidden states, so
+    the LM head (``n_label x vocab``) of the reference never runs for them.
+    """
+
+    def __init__(self, compute: Callable[[], Tensor], targets: Tensor, label_mask: Tensor,
+                 hidden_states: tuple[Tensor, ...] | None = None, context: Callable[[], Any] | None = None):
+        self._compute: Callable[[], Tensor] | None = compute
+        self._context = context
+        self._logits: Tensor | None = None
+        self.targets, self.label_mask, self.hidden_states = targets, label_mask, hidden_states
+
+    @property
+    def logits(self) -> Tensor:  # type: ignore[override]
+        if self._logits is None:
+            assert self._compute is not None
+            with self._context() if self._context is not None else nullcontext():
+                self._logits = self._compute()
+            self._compute = None
+        return self._logits
+
+    @property
+    def logits_computed(self) -> bool:
+        return self._logits is not None
 
 
 @dataclass
