@@ -37,7 +37,7 @@ def test_config_hash_and_errors(tmp_path):
         build_config(FinetuneConfig, {"train": {"lrr": 1}})
     p = tmp_path / "c.yaml"
     p.write_text("train:\n  lr: -1\n")
-    with pytest.raises(ConfigError, match=r"c.yaml: train.lr: Input should be greater than 0"):
+    with pytest.raises(ConfigError, match=r"c.yaml:2: train.lr: Input should be greater than 0"):
         load_yaml_config(p, FinetuneConfig)
     p.write_text("train: {lr: 1e-4, epochs: 2}\ndata: {dataset: secure_code, limit: 10}\n")
     cfg = load_yaml_config(p, FinetuneConfig, {"train.epochs": 3})

@@ -161,7 +161,7 @@ def test_runs_under_accelerate_launch_with_two_processes(tmp_path, tiny_tokenize
     base["lora"]["dropout"] = 0.0
     one = dict(base, train=dict(base["train"], batch_size=4))
     two = dict(base, train=dict(base["train"], batch_size=2))
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")  # CPU DDP (gloo), also on a 1-GPU box
     launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",  # torchrun; on a CPU-only box -> MULTI_CPU (gloo)
                 "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
     subprocess.run([sys.executable, str(script), json.dumps(one), str(tmp_path / "r1")], check=True, env=env, timeout=300)
@@ -218,3 +218,18 @@ def test_sigkill_mid_run_then_resume_matches(tmp_path, tiny_tokenizer):
     full = finetune(cfg, tmp_path / "clean", progress=False)
     a, b = _adapter(full), _adapter(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_accelerator_follows_the_requested_device_within_one_process():
+    """A study or notebook mixes device settings: the process-wide accelerate state must follow."""
+    import torch
+    from accelerate.state import AcceleratorState
+
+    from emguard.train.loop import make_accelerator
+
+    a = make_accelerator(cpu=True)
+    assert a.device.type == "cpu"
+    b = make_accelerator(cpu=False)  # no error, and the default device where there is one
+    assert b.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    c = make_accelerator(cpu=True)
+    assert c.device.type == "cpu" and AcceleratorState().device.type == "cpu"
