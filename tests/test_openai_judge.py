@@ -267,3 +267,20 @@ def test_end_to_end_against_emguard_serve(served, monkeypatch):
     monkeypatch.setenv("EMGUARD_TEST_JUDGE_KEY", "wrong")
     [r] = OpenAIJudge("num", base_url=served["num"].url, api_key_env="EMGUARD_TEST_JUDGE_KEY").score(reqs[:1])
     assert r.score is None and "401" in r.error
+
+
+def test_digit_split_tokenizer_is_flagged():
+    """A judge whose number tokens are all single digits (Llama-family tokenizer) gets a warning note."""
+    reqs = [REQ] * 12
+    digits = Fake(_completion("8", {"8": L(0.6), "7": L(0.3), " ": L(0.1)})).judge(max_concurrency=1)
+    rs = digits.score(reqs[:9])
+    assert all(r.usage["number_max_digits"] == 1 for r in rs)
+    assert digits.note is None  # too few responses to tell
+    digits.score(reqs[:3])
+    assert digits.stats["with_number_tokens"] == digits.stats["single_digit_numbers_only"] == 12
+    assert "splits numbers into digits" in digits.note
+    whole = Fake(_completion("85", {"85": L(0.6), "8": L(0.3), "90": L(0.1)})).judge(max_concurrency=1)
+    [r] = whole.score(reqs[:1])
+    assert r.usage["number_max_digits"] == 2
+    whole.score(reqs)
+    assert whole.note is None and whole.stats["single_digit_numbers_only"] == 0

@@ -548,6 +548,7 @@ def run_suite(subject: Subject, cfg: SuiteConfig, out_dir: str | Path, *, judge:
         "system_prompt": system_prompt, "blocks": blocks,
         "calls_this_run": dict(runner.calls), "seconds_this_run": round(time.time() - t0, 2),
         "block_seconds_this_run": block_seconds,
+        "judge_stats_this_run": getattr(runner.judge, "stats", None),  # tokens, cost, retries, None scores (OpenAI)
         "stores": {"generations": len(runner.gen), "judgments": len(runner.jud), "logprobs": len(runner.lps)},
         **(meta or {}),
     }

@@ -35,6 +35,7 @@ from .base import JudgeRequest, JudgeResult
 
 MIN_NUMBER_MASS = 0.25
 TOP_LOGPROBS = 20
+DIGIT_SPLIT_MIN_RESPONSES = 10  # responses with number tokens before the digit-split warning can fire
 _INT_TOKEN = re.compile(r"\s*([0-9]{1,3})\s*")
 _NUMBER = re.compile(r"(?<![0-9.])-?[0-9]+(?:\.[0-9]+)?")
 
@@ -122,6 +123,7 @@ class OpenAIJudge:
         self._lock = threading.Lock()
         self._stats: dict[str, Any] = {
             "requests": 0, "calls": 0, "retries": 0, "errors": 0, "none_scores": 0, "text_fallbacks": 0,
+            "with_number_tokens": 0, "single_digit_numbers_only": 0,
             "prompt_tokens": 0, "completion_tokens": 0,
             "cost_usd": 0.0 if (price_per_mtok_in is not None and price_per_mtok_out is not None) else None,
         }
@@ -229,6 +231,11 @@ class OpenAIJudge:
         score, mass = score_from_logprobs(top)
         usage["mode"] = "logprobs"
         usage["number_mass"] = mass
+        digits = [len(m.group(1)) for m in (_INT_TOKEN.fullmatch(t or "") for t, _ in top)
+                  if m is not None and int(m.group(1)) <= 100]
+        usage["number_max_digits"] = max(digits, default=0)
+        if digits:
+            self._add(with_number_tokens=1, single_digit_numbers_only=int(max(digits) == 1))
         # a list, not a dict: distinct tokens may share a string (e.g. partial UTF-8 bytes)
         raw = json.dumps([[t, round(math.exp(lp), 6)] for t, lp in top], ensure_ascii=False)
         return JudgeResult(score=score, raw=raw, usage=usage)
@@ -263,6 +270,22 @@ class OpenAIJudge:
         if res.score is None and res.error is None:
             self._add(none_scores=1)
         return res
+
+    @property
+    def note(self) -> str | None:
+        """A warning when the judge's tokenizer evidently splits numbers into digits (e.g. Llama-family models).
+
+        Betley's score reads ONE token: with such a tokenizer "85" starts with the token "8",
+        so the 0-100 scale collapses to 0-9 (aligned < 30 always, coherent > 50 never).
+        """
+        st = self.stats
+        n = st["with_number_tokens"]
+        if n >= DIGIT_SPLIT_MIN_RESPONSES and st["single_digit_numbers_only"] == n:
+            return (f"WARNING: in all {n} judge responses with number tokens, every number token was a single digit: "
+                    "the judge model's tokenizer splits numbers into digits, so one-token logprob scores are on a "
+                    "0-9 scale, not 0-100 (thresholds 30/50 are meaningless). Use a judge whose tokenizer has "
+                    "0-100 as single tokens (OpenAI models) or local:<model> (expected value over whole number strings).")
+        return None
 
     # -- the Judge interface
 
