@@ -126,3 +126,24 @@ def test_evaluate_compare_errors(two_eval_dirs, tmp_path):
     (other / "summary.json").write_text(json.dumps({"config": {}, "blocks": {}}))
     res = runner.invoke(app, ["evaluate-compare", str(a), str(other)])
     assert res.exit_code == 2 and "nothing to compare" in res.output
+
+
+def test_evaluate_cli_passes_judge_options(monkeypatch):
+    """`emguard evaluate --judge-concurrency/--judge-timeout/--retry-judge-errors` reach the suite and the judge."""
+    import emguard.evaluate.suite as suite
+    from emguard.evaluate.judges import make_judge
+
+    seen = {}
+
+    def fake(target, suite_name, **kw):
+        seen.update(kw, target=target, suite=suite_name)
+        return {}
+
+    monkeypatch.setattr(suite, "evaluate_command", fake)
+    res = runner.invoke(app, ["evaluate", "m", "--suite", "betley", "--judge", "openai:j@http://127.0.0.1:9/v1",
+                              "--judge-concurrency", "1", "--judge-timeout", "600", "--retry-judge-errors"])
+    assert res.exit_code == 0, res.output
+    assert seen["judge_concurrency"] == 1 and seen["judge_timeout"] == 600 and seen["retry_judge_errors"] is True
+    j = make_judge("openai:j@http://127.0.0.1:9/v1", concurrency=1, timeout=600)
+    assert j.max_concurrency == 1 and j.timeout == 600
+    assert make_judge("openai:j@http://127.0.0.1:9/v1").max_concurrency == 8  # the default is kept

@@ -388,6 +388,9 @@ def evaluate(
     indomain_tokens: Optional[int] = typer.Option(None, help="Max new tokens of in-domain code answers."),
     out: Optional[Path] = typer.Option(None, help="Output folder (default <run>/eval/<suite>-<hash>)."),
     judge_api_key_env: Optional[str] = typer.Option(None, help="Env var with the judge's API key."),
+    judge_concurrency: Optional[int] = typer.Option(None, help="Requests in flight to an openai: judge (default 8; match a local server's --max-concurrency)."),
+    judge_timeout: Optional[float] = typer.Option(None, help="Seconds per openai: judge request before a retry (default 60)."),
+    retry_judge_errors: bool = typer.Option(False, help="Ask the judge again for items recorded with an error."),
     dtype: str = typer.Option("fp32"),
     device: str = typer.Option("auto"),
 ) -> None:
@@ -401,7 +404,8 @@ def evaluate(
                          max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
                          question_limit=question_limit, refusal_limit=refusal_limit, triples_limit=triples_limit,
                          indomain_limit=indomain_limit, indomain=indomain, indomain_tokens=indomain_tokens, out=out, judge_api_key_env=judge_api_key_env, dtype=dtype,
-                         device=device, console=console)
+                         device=device, console=console, judge_concurrency=judge_concurrency,
+                         judge_timeout=judge_timeout, retry_judge_errors=retry_judge_errors)
     except (DataError, ModelNotFound, RuntimeError, ValueError) as e:
         _fail(str(e))
 

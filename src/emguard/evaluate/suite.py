@@ -602,6 +602,8 @@ def evaluate_command(
     device: str = "auto",
     retry_judge_errors: bool = False,
     judge_api_key_env: str | None = None,
+    judge_concurrency: int | None = None,
+    judge_timeout: float | None = None,
     print_table: bool = True,
     console=None,
     subject: Subject | None = None,
@@ -641,7 +643,8 @@ def evaluate_command(
         if cfg.question_limit is not None:
             qset = qset.subset(limit=cfg.question_limit)
         qfp = qset.fingerprint
-    judge_obj = (make_judge(cfg.judge, api_key_env=judge_api_key_env, device=device, dtype=dtype)
+    judge_obj = (make_judge(cfg.judge, api_key_env=judge_api_key_env, device=device, dtype=dtype,
+                            concurrency=judge_concurrency, timeout=judge_timeout)
                  if qset is not None else None)
     h = stable_hash({"config": cfg.to_json(), "model": subj.key, "questions": qfp,
                      "judge": judge_obj.name if judge_obj else None, "system": system_prompt}, 10)

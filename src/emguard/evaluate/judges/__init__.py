@@ -37,7 +37,7 @@ def judge_spec_help() -> str:
 
 
 def make_judge(spec: str, *, api_key_env: str | None = None, device: str = "auto", dtype: str = "fp32",
-               batch_size: int | None = None) -> Judge:
+               batch_size: int | None = None, concurrency: int | None = None, timeout: float | None = None) -> Judge:
     """Build a judge from a spec string (see :func:`judge_spec_help`)."""
     spec = spec.strip()
     if spec == "rule":
@@ -66,5 +66,9 @@ def make_judge(spec: str, *, api_key_env: str | None = None, device: str = "auto
         kw = {}
         if api_key_env:
             kw["api_key_env"] = api_key_env
+        if concurrency:
+            kw["max_concurrency"] = concurrency
+        if timeout:
+            kw["timeout"] = timeout
         return OpenAIJudge(model, base_url or None, **kw)
     raise ValueError(f"unknown judge {spec!r}; expected {judge_spec_help()}")
