@@ -425,6 +425,9 @@ def test_layer_projection_analysis(tiny_tokenizer, tmp_path):
     np.testing.assert_allclose(pm["finetuned"]["mean"][1:], pm["aligned"]["mean"][1:], rtol=1e-5)
     np.testing.assert_allclose(pm["base"]["normalized"][1:], 0, atol=1e-6)
     np.testing.assert_allclose(pm["finetuned"]["normalized"][1:], 1, atol=1e-5)
+    for half in ("early", "deep"):  # layers 1 | 2, 3 (layer 0 has no direction)
+        assert s[f"finetuned_normalized_mean_{half}_half"] == pytest.approx(1, abs=1e-5)
+    assert "early half 1.00, deep half 1.00" in format_result(res)
     assert all(lo <= m + 1e-9 and m <= hi + 1e-9 for m, lo, hi in zip(pm["base"]["mean"][1:], pm["base"]["lo"][1:],
                                                                       pm["base"]["hi"][1:]))
     assert s["directions_cache"] and Path(s["directions_cache"]).exists()  # the shared _directions cache

@@ -218,9 +218,10 @@ def format_result(res: Result) -> str:
     elif res.kind in ("loss-cosine", "grad-cosine"):
         lines.append("  " + ", ".join(f"{k} {v:.3f}" for k, v in s["block_means"].items()))
     elif res.kind == "layer-projection":
-        if s.get("finetuned_normalized_mean_deep_half") is not None:
-            lines.append(f"  finetuned, deep half, normalized (0 base, 1 aligned): "
-                         f"{s['finetuned_normalized_mean_deep_half']:.2f}")
+        halves = [(h, s.get(f"finetuned_normalized_mean_{h}_half")) for h in ("early", "deep")]
+        if any(v is not None for _, v in halves):
+            lines.append("  finetuned, normalized (0 base, 1 aligned): " + ", ".join(
+                f"{h} half {v:.2f}" for h, v in halves if v is not None))
         lines.append(f"  layers {s['layers'][0]}..{s['layers'][-1]}, {s['n_examples']} examples")
     elif res.kind == "shared-directions":
         rb = s["random_baseline"]

@@ -151,3 +151,9 @@ def grouped_bars(groups: Sequence[str], series: Mapping[str, tuple[Sequence[floa
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     return fig
+
+
+def paired_note(blocks: Mapping[str, float]) -> str:
+    """``", paired 0.96"`` for a title when the block means have the twin-pair mean (else "")."""
+    v = blocks.get("paired")
+    return "" if v is None or not np.isfinite(v) else f", paired (same text) {v:.2f}"

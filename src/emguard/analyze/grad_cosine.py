@@ -207,7 +207,7 @@ def run_grad_cosine(views: Views, tokenizer, cfg: GradCosineConfig, out: Output,
                                     f"per-example gradients w.r.t. {pname} under {cfg.model}"
                                     f"{' (mean-centred)' if cfg.center else ''}\nwithin "
                                     f"{blocks[f'within:{names[0]}']:.2f} / {blocks[f'within:{names[1]}']:.2f}, "
-                                    f"across {blocks[f'across:{names[0]}|{names[1]}']:.2f}")
+                                    f"across {blocks[f'across:{names[0]}|{names[1]}']:.2f}" + _plots.paired_note(blocks))
     out.plot("grad_cosine", fig)
     out.json("grad_cosine", summary)
     return Result("grad-cosine", out.root, summary, out.files)

@@ -141,9 +141,11 @@ def run_layer_projection(views: Views, tokenizer, cfg: LayerProjectionConfig, ou
         "per_model": {r: {k: v for k, v in s.items()} for r, s in stats.items()},
     }
     if "finetuned" in stats:
-        deep = [j for j, l in enumerate(layers) if l > L // 2 and ok[l]]
-        summary["finetuned_normalized_mean_deep_half"] = (float(np.nanmean(stats["finetuned"]["normalized"][deep]))
-                                                          if deep else None)
+        # where the fine-tuned model sits between base (0) and aligned (1), early vs deep layers
+        for half, sel in (("early", lambda l: 0 < l <= L // 2), ("deep", lambda l: l > L // 2)):
+            js = [j for j, l in enumerate(layers) if sel(l) and ok[l]]
+            summary[f"finetuned_normalized_mean_{half}_half"] = (
+                float(np.nanmean(stats["finetuned"]["normalized"][js])) if js else None)
     from . import _plots
 
     fig, axes = _plots.figure(11, 4.2, ncols=2)

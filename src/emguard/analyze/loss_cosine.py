@@ -137,7 +137,7 @@ def run_loss_cosine(views: Views, tokenizer, cfg: LossCosineConfig, out: Output,
                                     f"loss vectors under {cfg.model} (first {cfg.max_tokens} tokens, {tag}, "
                                     f"{cfg.short} rule)\nwithin {blocks[f'within:{names[0]}']:.2f} / "
                                     f"{blocks[f'within:{names[1]}']:.2f}, across "
-                                    f"{blocks[f'across:{names[0]}|{names[1]}']:.2f}")
+                                    f"{blocks[f'across:{names[0]}|{names[1]}']:.2f}" + _plots.paired_note(blocks))
     out.plot("loss_cosine", fig)
     if cfg.center:
         out.plot("loss_cosine_raw", _plots.blocked_similarity(c_raw.numpy(), [ka, kb], names,
