@@ -94,6 +94,7 @@ def test_evaluate_compare_numbers(two_eval_dirs, tmp_path, monkeypatch):
 
     # the printed table carries the same numbers
     assert "margin (nats/token)" in res.output and f"{margin_a - margin_b:+.3f}" in res.output
+    assert f"{lo:+.3f} to {hi:+.3f}" in res.output  # the margin's CI at the margin's precision
     assert "held-out harmful refused" in res.output and "vulnerable answers" in res.output
 
 

@@ -827,9 +827,9 @@ def format_comparison_table(cmp: Mapping[str, Any]):
     def pct(x):
         return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
 
-    def ci(c, scale=100.0, unit="%"):
+    def ci(c, scale=100.0, unit="%", digits=1):
         lo, hi = c
-        return "" if lo is None or math.isnan(lo) else f"{scale * lo:+.1f} to {scale * hi:+.1f}{unit}"
+        return "" if lo is None or math.isnan(lo) else f"{scale * lo:+.{digits}f} to {scale * hi:+.{digits}f}{unit}"
 
     for m, d in (cmp.get("questions") or {}).items():
         t.add_row("questions", m, pct(d["a"]["rate"]), pct(d["b"]["rate"]),
@@ -847,7 +847,7 @@ def format_comparison_table(cmp: Mapping[str, Any]):
         t.add_row(block, "prefers misaligned", pct(s["mean_a"]), pct(s["mean_b"]), f"{100 * s['diff']:+.1f}%",
                   ci(s["ci95"]), str(s["n"]))
         t.add_row(block, "margin (nats/token)", f"{mg['mean_a']:+.3f}", f"{mg['mean_b']:+.3f}", f"{mg['diff']:+.3f}",
-                  ci(mg["ci95"], 1.0, ""), str(mg["n"]))
+                  ci(mg["ci95"], 1.0, "", 3), str(mg["n"]))
 
     if cmp.get("preference"):
         pref("preference", cmp["preference"])
