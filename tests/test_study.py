@@ -134,7 +134,9 @@ def test_study_end_to_end_resume_and_report(tmp_path, tiny_pair, monkeypatch):
     assert {"tradeoff", "contrast", "sweep_kl", "train_loss", "drift"} <= figs
     assert st["analyses"] and Path(st["analyses"][0]["out_dir"]).exists()
     page = (root / "report.html").read_text()
-    assert page.count("data:image/png;base64,") >= len(figs) and "Methods" in page and "kl" in page
+    assert page.count("data:image/png;base64,") >= len(figs) + 1 and "Methods" in page and "kl" in page
+    assert "<h2>Analyses</h2>" in page  # the layer-projection figure is embedded too
+    assert "insecure_code vs educational_insecure" in page  # the generated reading of each contrast
     assert (root / "report.md").exists()
 
     # a second run trains and evaluates nothing

@@ -142,8 +142,8 @@ def aggregate(study_dir: str | Path, n_boot: int = N_BOOT) -> dict[str, Any]:
             if "harmful_refusal" in items and "harmful_refusal" in ref_items:
                 items["refusal_erosion"] = _paired_erosion(ref_items["harmful_refusal"], items["harmful_refusal"])
             res = json.loads((Path(rec["run_dir"]) / "result.json").read_text())
-            fl = (res.get("summary") or res).get("final_loss", res.get("final_loss"))
-            if fl is not None:
+            fl = res.get("final_loss")
+            if fl is not None and "safelora_of" not in res:  # a post-hoc projection's loss is its source's
                 items["train_loss"] = np.array([float(fl)])
             for _, b in (rec.get("benign") or {}).items():
                 if "records" in b:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 import platform
 import subprocess
 import time
@@ -142,22 +143,42 @@ def methods_text(study: Mapping[str, Any]) -> str:
     return "\n".join(txt)
 
 
-def _headline(summary: Mapping[str, Any]) -> str:
-    cs = summary.get("contrasts") or []
-    if not cs:
-        return ""
-    parts = []
-    for c in cs:
-        bits = []
+def headline_reading(summary: Mapping[str, Any]) -> list[str]:
+    """One sentence per EMA contrast: which metrics' 95% CIs exclude 0, and in which direction."""
+    out = []
+    for c in summary.get("contrasts") or []:
+        worse, better = [], []
         for k in CONTRAST:
             m = c["metrics"].get(k)
-            if m and m.get("value") is not None:
-                lo, hi = m["ci95"]
-                sig = "" if lo is None else (" (CI excludes 0)" if lo > 0 or hi < 0 else "")
-                bits.append(f"{METRICS[k]['label']} {fmt_metric(m, k, signed=True)} {METRICS[k]['unit']}{sig}")
-        parts.append(f"<li><b>{html.escape(c['task'])} - {html.escape(c['control'])}, "
-                     f"{html.escape(c['defense'])}</b>: {html.escape('; '.join(bits))}</li>")
-    return "<ul>" + "\n".join(parts) + "</ul>"
+            if not m or m.get("value") is None or m["ci95"][0] is None:
+                continue
+            lo, hi = m["ci95"]
+            if isinstance(lo, float) and math.isnan(lo):
+                continue
+            txt = f"{METRICS[k]['label']} {fmt_metric(m, k, ci=False, signed=True)} {METRICS[k]['unit']}".strip()
+            if lo > 0:
+                worse.append(txt)
+            elif hi < 0:
+                better.append(txt)
+        lab = c["defense"] + ("" if c.get("weight") is None else f" ({c['weight']:g})")
+        head = f"{lab}: {c['task']} vs {c['control']}"
+        if not worse and not better:
+            out.append(f"{head}: no contrast's 95% CI excludes 0 (no EMA resolved at this budget).")
+            continue
+        bits = []
+        if worse:
+            bits.append("more misaligned than the control on " + ", ".join(worse) + " (EMA)")
+        if better:
+            bits.append("less on " + ", ".join(better) + " (the control moves more)")
+        out.append(f"{head}: " + "; ".join(bits) + ".")
+    return out
+
+
+def _headline(summary: Mapping[str, Any]) -> str:
+    lines = headline_reading(summary)
+    if not lines:
+        return ""
+    return "<ul>" + "\n".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>"
 
 
 def write_study_report(study_dir: str | Path) -> dict[str, Path]:
@@ -173,8 +194,9 @@ def write_study_report(study_dir: str | Path) -> dict[str, Path]:
     analysis_figs = []
     for a in study.get("analyses", []):
         for f in a.get("files", []):
-            if str(f).endswith(".png") and Path(f).exists():
-                analysis_figs.append((Path(f), f"{a['kind']} ({a['cell']['task']} / {a['cell']['defense']}): "
+            fp = Path(f) if Path(f).is_absolute() else Path(a["out_dir"]) / f
+            if fp.suffix == ".png" and fp.exists():
+                analysis_figs.append((fp, f"{a['kind']} ({a['cell']['task']} / {a['cell']['defense']}): "
                                       f"{Path(f).stem}"))
     cfg = study["config"]
     md_table = markdown_table(summary)
@@ -203,8 +225,7 @@ def write_study_report(study_dir: str | Path) -> dict[str, Path]:
         *(_analysis_summaries(study)),
         "<h2>Methods</h2>", methods_text(study),
         "<h2>Run times</h2>",
-        "<p class='meta'>This invocation: " + html.escape(", ".join(f"{k} {v}" for k, v in timings.items()))
-        + " (seconds; cached cells cost ~0).</p>",
+        _history_table(study.get("history") or [timings]),
         "<table><thead><tr><th>task</th><th>defense</th><th>seed</th><th>train s</th><th>eval s (this run)</th>"
         f"<th>run folder</th></tr></thead><tbody>{cell_rows}</tbody></table>",
         "<h2>Resolved configuration</h2>",
@@ -219,13 +240,22 @@ def write_study_report(study_dir: str | Path) -> dict[str, Path]:
     out_html.write_text(page)
     md = [f"# emguard study: {cfg['name']}", "", f"Model: `{study.get('model')}`; base: `{study.get('base')}`; "
           f"{len(study['cells'])} cells; seeds {cfg['seeds']}.", "", "## EMA contrasts (task minus control)", "",
-          md_contrast or "(no EMA/control pair)", "", "## Results", "", md_table, "",
+          *[f"- {x}" for x in headline_reading(summary)], "", md_contrast or "(no EMA/control pair)", "", "## Results", "", md_table, "",
           "95% CIs: bootstrap over seeds, then items. First row: the aligned model.", "", "## Figures", ""]
     md += [f"![{p.stem}](figures/{p.name})" for p in figs]
     md += ["", f"Full report: report.html; numbers: summary.json, table.csv. Versions: {json.dumps(ver)}"]
     out_md = root / "report.md"
     out_md.write_text("\n".join(md) + "\n")
     return {"html": out_html, "markdown": out_md}
+
+
+def _history_table(history: list[Mapping[str, Any]]) -> str:
+    keys = ["organism_s", "train_s", "eval_s", "analysis_s", "aggregate_s", "report_s", "total_s"]
+    rows = "".join("<tr><td>" + html.escape(str(h.get("started", "?"))) + "</td>"
+                   + "".join(f"<td>{h.get(k, '-')}</td>" for k in keys) + "</tr>" for h in history)
+    return ("<p class='meta'>Seconds per invocation of the study (cached cells cost ~0):</p><table><thead><tr>"
+            "<th>started</th>" + "".join(f"<th>{k[:-2]}</th>" for k in keys) + f"</tr></thead><tbody>{rows}"
+            "</tbody></table>")
 
 
 def _analysis_summaries(study: Mapping[str, Any]) -> list[str]:
