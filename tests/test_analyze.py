@@ -265,6 +265,20 @@ def test_prefix_cosine_hand_computed():
         prefix_cosine(torch.tensor([[1.0, nan, 2.0]]))
 
 
+def test_blocked_similarity_title_fits_the_figure():
+    """A long title (the grad-cosine one names its parameter) is wrapped, not cut off at the edges."""
+    from emguard.analyze import _plots
+
+    title = ("per-example gradients w.r.t. model.layers.29.self_attn.o_proj.weight under aligned (mean-centred)\n"
+             "within -0.02 / -0.02, across 0.00, paired (same text) 0.95")
+    fig = _plots.blocked_similarity(np.eye(4), [2, 2], ["insecure_code", "educational_insecure"], title)
+    fig.canvas.draw()
+    t = fig.axes[0].title
+    bb = t.get_window_extent()
+    assert bb.x0 >= 0 and bb.x1 <= fig.bbox.width
+    assert "o_proj.weight" in t.get_text() and "paired (same text) 0.95" in t.get_text()
+
+
 def test_block_means_hand_computed():
     c = torch.tensor([[1.0, 0.5, -0.2, -0.4], [0.5, 1.0, -0.6, 0.0], [-0.2, -0.6, 1.0, 0.3], [-0.4, 0.0, 0.3, 1.0]])
     bm = block_means(c, [2, 2], ["a", "b"])

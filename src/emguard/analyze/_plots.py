@@ -73,8 +73,15 @@ def blocked_similarity(m: np.ndarray, sizes: Sequence[int], names: Sequence[str]
     mids = [(edges[i] + edges[i + 1] - 1) / 2 for i in range(len(sizes))]
     ax.set_xticks(mids, labels=list(names), fontsize=9)
     ax.set_yticks(mids, labels=list(names), fontsize=9, rotation=90, va="center")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(wrap(title, 72), fontsize=10)
     return fig
+
+
+def wrap(title: str, width: int) -> str:
+    """Each line of ``title`` wrapped at ``width`` characters (long titles were cut off at the figure's edge)."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, width, break_long_words=False) or line for line in title.split("\n"))
 
 
 def token_heatmap(tokens: Sequence[str], panels: Mapping[str, np.ndarray], models: Sequence[str], title: str) -> Figure:
