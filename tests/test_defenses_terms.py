@@ -257,6 +257,31 @@ def test_kl_end_to_end_through_config_and_cache_skips_reference_in_epoch_two(tmp
     assert list((Path(tmp_path / "home" / "refcache") / stats["key"]).glob("part-*.safetensors"))
 
 
+def test_anchor_reference_cache_skips_reference_in_epoch_two_and_matches_uncached(tmp_path, tiny_tokenizer):
+    tok = tiny_tokenizer
+    calls = {True: 0, False: 0}
+
+    def counting(cache):
+        class A(AnchorTerm):
+            def _reference(self, ctx, mask):
+                calls[cache] += 1
+                return super()._reference(ctx, mask)
+
+        return A(weight=1.0, layers=[1, 2], base_model=make_tiny_llama(len(tok), seed=1),
+                 probe_dataset=_probe(tmp_path), n_tokens=4, cache=cache)
+
+    cfg = build_config(FinetuneConfig, _raw(_data(tmp_path), epochs=2, lr=5e-2))
+    runs = {}
+    for cache in (True, False):
+        runs[cache] = finetune(cfg, tmp_path / f"r{cache}", model=make_tiny_llama(len(tok)), tokenizer=tok,
+                               progress=False, extra_defenses=[counting(cache)])
+    assert calls == {True: 4, False: 8}  # 4 steps per epoch: epoch 2 entirely from the cache
+    assert runs[True].summary["post_train"]["anchor"]["refcache"] == {"hits": 16, "misses": 16}
+    a, b = (_metrics(runs[c]) for c in (True, False))
+    assert [r["term/anchor"] for r in a] == pytest.approx([r["term/anchor"] for r in b], rel=1e-4, abs=1e-6)
+    assert sum(r["term/anchor"] > 0 for r in a) >= 3, [r["term/anchor"] for r in a]  # a non-trivial comparison
+
+
 def test_ldifs_and_anchor_values_by_hand():
     g = torch.Generator().manual_seed(0)
     h = [torch.randn(2, 4, 3, generator=g) for _ in range(3)]

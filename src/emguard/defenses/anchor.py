@@ -19,6 +19,11 @@ to it, is free: the fine-tune keeps its freedom outside this one axis per layer.
 Directions are computed once at ``setup`` on a small probe (first ``n_tokens``
 assistant tokens of ``probe_n`` examples from each probe dataset) and cached
 (:mod:`emguard.defenses._directions`).
+
+Reference cache (``cache=True``, default): ``proj_ref`` of every example is kept in
+memory (a few floats per token and layer, keyed by example id and checked against a
+checksum of the row's tokens and label mask), so from the second epoch on a step needs
+no reference forward at all (the first epoch pays one per step, as LDIFS and KL do).
 """
 
 from __future__ import annotations
@@ -73,6 +78,7 @@ class AnchorTerm(LossTerm):
         n_tokens: int = 10,
         scale: str = "gap",
         batch_size: int = 16,
+        cache: bool = True,
         **params: Any,
     ):
         """
@@ -81,6 +87,7 @@ class AnchorTerm(LossTerm):
         probe_dataset: dataset(s) for the directions; probe_n examples of each (probe_split, probe_seed).
         n_tokens:      first N assistant tokens of each probe example (Giordani: 10).
         scale:         "gap" divides each layer's penalty by ||d_l||; "none" keeps raw projections.
+        cache:         keep each example's reference projections in memory (epochs >= 2 skip the reference forward).
         """
         super().__init__(weight, **params)
         self.layers_arg, self.every = check_layers_arg(layers, every, "anchor")
@@ -93,6 +100,12 @@ class AnchorTerm(LossTerm):
         self.base_model = base_model
         self.scale = scale
         self.batch_size = batch_size
+        if not isinstance(cache, bool):
+            raise ValueError(f"anchor: cache must be true or false, got {cache!r}")
+        self.cache = cache
+        self._ref_cache: dict[int, tuple[int, Tensor]] = {}  # example id -> (row checksum, proj_ref [n_layers, n])
+        self.cache_hits = 0
+        self.cache_misses = 0
         self.layers: list[int] | None = None
         self.directions: Directions | None = None
         self._unit: Tensor | None = None  # [n_layers, d]
@@ -123,15 +136,43 @@ class AnchorTerm(LossTerm):
         hs = ctx.out.hidden_states
         if hs is None:
             raise RuntimeError("anchor: the forward returned no hidden states (needs_hidden_states not honoured)")
-        ref = ctx.reference().hidden_states
-        assert ref is not None
         mask = ctx.out.label_mask
         p_theta = projections(hs, mask, self._unit, self.layers)  # [n_layers, N]
-        p_ref = projections(ref, mask, self._unit, self.layers)
+        if self.cache and ctx.example_ids and len(ctx.example_ids) == mask.shape[0]:
+            p_ref = self._cached_reference(ctx, mask)
+        else:
+            p_ref = self._reference(ctx, mask)
         return (torch.relu(p_ref - p_theta) * self._inv_scale[:, None]).sum()
+
+    def _reference(self, ctx: StepContext, mask: Tensor) -> Tensor:
+        ref = ctx.reference().hidden_states
+        assert ref is not None and self._unit is not None and self.layers is not None
+        return projections(ref, mask, self._unit, self.layers)  # [n_layers, N]
+
+    def _cached_reference(self, ctx: StepContext, mask: Tensor) -> Tensor:
+        """Reference projections from the per-example cache; one reference forward if any row is missing."""
+        from .kl import row_checksums
+
+        counts = mask.sum(1).tolist()
+        sums = row_checksums(ctx.batch, mask)
+        rows: list[Tensor | None] = []
+        for eid, cs, n in zip(ctx.example_ids, sums, counts):
+            e = self._ref_cache.get(int(eid))
+            rows.append(e[1] if e is not None and e[0] == cs and e[1].shape[1] == n else None)
+        missing = [b for b, r in enumerate(rows) if r is None]
+        self.cache_hits += len(rows) - len(missing)
+        self.cache_misses += len(missing)
+        if missing:
+            full = self._reference(ctx, mask).detach()
+            parts = full.split(counts, dim=1)
+            for b in missing:
+                rows[b] = parts[b].clone()
+                self._ref_cache[int(ctx.example_ids[b])] = (sums[b], rows[b])
+        return torch.cat(rows, dim=1)  # type: ignore[arg-type]
 
     def on_train_end(self, model, run_dir) -> dict[str, Any] | None:
         if self.directions is None or self.layers is None:
             return None
         return {"layers": self.layers, "gap": [round(g, 6) for g in self.directions.gap(self.layers).tolist()],
-                "directions": str(self.directions.path) if self.directions.path else None}
+                "directions": str(self.directions.path) if self.directions.path else None,
+                "refcache": {"hits": self.cache_hits, "misses": self.cache_misses} if self.cache else None}
