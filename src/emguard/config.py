@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -111,6 +111,8 @@ class FinetuneConfig(Frozen):
     train: TrainSettings = TrainSettings()
     defenses: tuple[DefenseSettings, ...] = Field((), description="Defenses applied during training.")
 
+    APPEND_OVERRIDES: ClassVar[tuple[str, ...]] = ("defenses",)  # --defense adds to the file's list
+
     def run_id(self) -> str:
         # The display name does not change what is computed: leave it out of the hash.
         return hashlib.sha256(
@@ -180,7 +182,7 @@ def build_config(cls: type[T], raw: dict[str, Any], overrides: dict[str, Any] | 
     for key, value in (overrides or {}).items():
         if value is None:
             continue
-        if key == "defenses":  # CLI defenses are added to those of the file
+        if key in getattr(cls, "APPEND_OVERRIDES", ()):  # e.g. CLI defenses are added to those of the file
             raw["defenses"] = list(raw.get("defenses", [])) + list(value)
             continue
         node = raw
