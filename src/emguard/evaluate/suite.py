@@ -436,7 +436,7 @@ def _block_indomain(runner: Runner, cfg: SuiteConfig, group: str, system: str) -
 
     summ: dict[str, Any] = {"group": group}
     rows: list[dict[str, Any]] = []
-    if group == "code":
+    if group == "code" and cfg.indomain_limit != 0:  # 0: twin-triple preference only (no generation)
         convs = code_prompts(cfg.indomain_limit)
         greedy = SamplingConfig(temperature=0.0, max_new_tokens=cfg.indomain_tokens)
         reqs = [r for c in convs for r in plan_samples(c, system, 1, greedy)]

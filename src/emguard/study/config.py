@@ -83,7 +83,8 @@ class EvalSpec(Frozen):
     question_limit: int | None = Field(None, ge=1)
     refusal_limit: int | None = Field(None, ge=1, description="First N held-out harmful / benign prompts (None: all).")
     triples_limit: int | None = Field(None, ge=1, description="First N misalignment-preference triples.")
-    indomain_limit: int | None = Field(None, ge=1, description="Held-out in-domain coding prompts.")
+    indomain_limit: int | None = Field(None, ge=0, description="Held-out in-domain coding prompts answered and "
+                                       "checked for vulnerabilities (0: only the in-domain preference triples).")
     indomain_tokens: int | None = Field(None, ge=1, description="Max new tokens of in-domain code answers.")
     indomain_triples_limit: int | None = Field(None, ge=1, description="In-domain twin triples.")
     dtype: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="Weights dtype of the evaluated models.")

@@ -88,8 +88,9 @@ def _with_base(name: str, params: dict[str, Any], base: str | None) -> dict[str,
 class Study:
     """A resolved study: the config, the aligned model, the base model and the cells."""
 
-    def __init__(self, cfg: StudyConfig, source: str | None = None):
+    def __init__(self, cfg: StudyConfig, source: str | None = None, console=None):
         self.cfg = cfg
+        self.console = console  # evaluation progress lines go here
         self.source = source
         self.out = cfg.out_dir()
         self.runs_dir = Path(cfg.runs_dir)
@@ -215,7 +216,7 @@ class Study:
         kw = self._eval_kwargs()
         cache = None if out is None else out / "cache"
         summary = evaluate_command(target, e.suite, indomain=self.indomain_groups(tasks), out=out, cache_dir=cache,
-                                   print_table=False, subject=subj, **kw)
+                                   print_table=False, subject=subj, console=self.console, **kw)
         res = {"eval_dir": summary["out_dir"], "eval_seconds": summary.get("seconds_this_run")}
         folder = Path(out) if out is not None else Path(target)
         for t in tasks:
@@ -304,7 +305,7 @@ def run_study(cfg: StudyConfig, *, source: str | None = None, console=None, prog
 
     state = PartialState()
     main = state.is_main_process
-    st = Study(cfg, source)
+    st = Study(cfg, source, console=console)
     st.out.mkdir(parents=True, exist_ok=True)
     prev = st.out / STUDY_FILE
     history = json.loads(prev.read_text()).get("history", []) if prev.exists() else []
