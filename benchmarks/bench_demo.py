@@ -107,9 +107,9 @@ def main() -> None:
            "emguard_home": str(home), "fresh_home": fresh_home}
     cold = run_demo(home, work, log)
     res["loadavg_after_cold"] = loadavg()
+    res["profile"] = profile(work, cold)  # before the warm run rewrites the per-block seconds
     warm = run_demo(home, work, log)
     res.update(cold_s=round(cold, 1), warm_s=round(warm, 1), finished=now_iso(), loadavg_at_end=loadavg())
-    res["profile"] = profile(work, cold)
     res["goals"] = {
         "cold_minutes": {"value": round(cold / 60, 2), "threshold": args.goal_min, "pass": cold / 60 <= args.goal_min,
                          "counts": fresh_home},
