@@ -164,11 +164,12 @@ class Variant:
         model = copy.deepcopy(base, memo={id(p): p for p in base.parameters()}) if copy_model else base
         model.config.use_cache = False
         self.model = add_lora(model, cfg.lora, SEED)
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         with setup_ctx() if setup_ctx else _null():
             for d in self.defenses:
                 d.setup(self.model, tok, cfg)
         self.setup_s = time.perf_counter() - t0
+        self.setup_cpu_s = time.process_time() - c0
         tc = cfg.train
         self.plan = Plan(len(data), tc.batch_size, 1, 1, 10**6, total_steps)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
@@ -179,18 +180,20 @@ class Variant:
         self.step_fn = TrainStep(acc, wrapper, self.model, opt, sched, trainable, self.defenses, self.plan, data,
                                  tok.pad_token_id, seed=SEED, max_grad_norm=tc.max_grad_norm,
                                  mixed_precision=tc.mixed_precision)
-        self.times: list[float] = []  # TrainStep + on_step_end callbacks
+        self.times: list[float] = []  # TrainStep + on_step_end callbacks (wall clock)
+        self.cpu_times: list[float] = []  # the same span in CPU time of this process (time.process_time)
         self.step_times: list[float] = []  # TrainStep's own step_time_s
         self.losses: list[float] = []
         self.terms: list[dict[str, float]] = []
         self.tokens: list[int] = []
 
     def step(self, k: int) -> float:
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         last = self.step_fn(k)
         for d in self.defenses:
             d.on_step_end(k + 1, self.model, last)
         dt = time.perf_counter() - t0
+        self.cpu_times.append(time.process_time() - c0)
         self.times.append(dt)
         self.step_times.append(last["step_time_s"])
         self.losses.append(last["loss"])
@@ -252,15 +255,17 @@ def bench_steps(args, model_name, base, tok, base_override, acc) -> dict[str, An
                         setup_ctx=fresh_directions_cache if cold else None)
             variants[key] = v
             setup[key] = round(v.setup_s, 3)
+            setup[key + "_cpu"] = round(v.setup_cpu_s, 3)
             if vname.startswith("anchor"):
-                log(f"  anchor setup {v.setup_s:.2f}s")
+                log(f"  anchor setup {v.setup_s:.2f}s wall, {v.setup_cpu_s:.2f}s CPU")
     # anchor probe cost with the directions cached (what a second run pays)
     anchor_warm = None
     if any(n.startswith("anchor") for n in args.variants):
         a = next(v for k, v in variants.items() if k.startswith("anchor"))
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         a.defenses[0].setup(a.model, tok, a.cfg)
         anchor_warm = time.perf_counter() - t0
+        anchor_warm_cpu = time.process_time() - c0
         log(f"anchor setup again (directions cached): {anchor_warm:.2f}s")
 
     names = list(variants)
@@ -273,31 +278,41 @@ def bench_steps(args, model_name, base, tok, base_override, acc) -> dict[str, An
 
     out: dict[str, Any] = {"data": dstats, "setup_s": setup, "anchor_probe": None, "variants": {}, "ratios": {}}
     for n, v in variants.items():
-        if "_cached_" in n:
-            timed = v.times[spe:]
-            e1 = v.times[args.warmup:spe]
-        else:
-            timed, e1 = v.times[args.warmup:], None
+        lo = spe if "_cached_" in n else args.warmup
+        timed, ctimed = v.times[lo:], v.cpu_times[lo:]
+        e1 = v.times[args.warmup:spe] if "_cached_" in n else None
+        ce1 = v.cpu_times[args.warmup:spe] if "_cached_" in n else None
         out["variants"][n] = {
             "s_per_step": C.spread(timed),
+            "cpu_s_per_step": C.spread(ctimed),
             "epoch1_s_per_step": C.spread(e1) if e1 is not None else None,
+            "epoch1_cpu_s_per_step": C.spread(ce1) if ce1 is not None else None,
+            "cpu_times_s": v.cpu_times,
             "times_s": v.times, "trainstep_times_s": v.step_times, "losses": v.losses, "terms": v.terms,
             "cache": _cache_stats(v) if "_cached_" in n else None,
         }
+    out["ratios_wall"] = {}
     for dt in args.dtypes:
-        plain = out["variants"].get(f"plain_{dt}", {}).get("s_per_step", {}).get("median")
-        for vname in args.variants:
-            if vname == "plain":
-                continue
-            med = out["variants"][f"{vname}_{dt}"]["s_per_step"].get("median")
-            out["ratios"][f"{vname}_{dt}"] = ratio(med, plain)
-            if vname.endswith("_cached"):
-                e1 = out["variants"][f"{vname}_{dt}"]["epoch1_s_per_step"].get("median")
-                out["ratios"][f"{vname}_epoch1_{dt}"] = ratio(e1, plain)
+        V = out["variants"]
+        for key, res_key in (("cpu_s_per_step", "ratios"), ("s_per_step", "ratios_wall")):
+            plain = V.get(f"plain_{dt}", {}).get(key, {}).get("median")
+            for vname in args.variants:
+                if vname == "plain":
+                    continue
+                med = V[f"{vname}_{dt}"][key].get("median")
+                out[res_key][f"{vname}_{dt}"] = ratio(med, plain)
+                if vname.endswith("_cached"):
+                    e1 = (V[f"{vname}_{dt}"]["epoch1_" + key] or {}).get("median")
+                    out[res_key][f"{vname}_epoch1_{dt}"] = ratio(e1, plain)
+    out["ratio_note"] = ("ratios = median CPU time per step (time.process_time of this process over the step and "
+                         "its callbacks) / the same for plain: on a shared, overloaded machine the wall clock mostly "
+                         "measures waiting for a core, CPU time the work done (with --threads 1 there is no spinning "
+                         "of idle worker threads in it). ratios_wall = the same with wall-clock medians.")
     if any(n.startswith("anchor") for n in args.variants):
         cold_key = next(k for k in variants if k.startswith("anchor"))
         out["anchor_probe"] = {
             "cold_s": setup[cold_key], "cached_s": anchor_warm,
+            "cold_cpu_s": setup.get(cold_key + "_cpu"), "cached_cpu_s": anchor_warm_cpu,
             "what": "AnchorTerm.setup(): probe of 16 harmful_refusals + 16 benign_requests examples, first 10 "
                     "assistant tokens; cold = empty directions cache (loads the base model from $EMGUARD_HOME's "
                     "fp32 cache, one no-grad forward of the probe through each model); cached = the directions "
@@ -345,7 +360,8 @@ def bench_interleave(args, model_name, base, tok, acc) -> dict[str, Any]:
         f"mixed {len(data_i)} examples = {spe_i} steps; warm-up step each")
     P.step(0)
     I.step(0)
-    P.times.clear(), I.times.clear(), P.tokens.clear(), I.tokens.clear()
+    for v in (P, I):
+        v.times.clear(), v.cpu_times.clear(), v.tokens.clear()
     for k in range(max(spe_p, spe_i)):
         order = (P, I) if k % 2 == 0 else (I, P)
         for v in order:
@@ -366,6 +382,8 @@ def bench_interleave(args, model_name, base, tok, acc) -> dict[str, Any]:
         "steps_ratio": spe_i / spe_p,
         "transform_data_s": t_transform,
         "times_s": {"plain": P.times, "interleave": I.times},
+        "cpu_times_s": {"plain": P.cpu_times, "interleave": I.cpu_times},
+        "epoch_cpu_s": {"plain": sum(P.cpu_times), "interleave": sum(I.cpu_times)},
         "tokenize": {"plain": rep_p.summary(), "interleave": rep_i.summary()},
         "method": "insecure_code train (first N by data_seed 0), max length = seq (truncate), batch as above; the "
                   "interleave epoch is the data after Interleave.transform_data (share 0.05, random); one untimed "
@@ -604,6 +622,33 @@ def run_probe(name: str, args) -> dict[str, Any]:
     return res
 
 
+def bench_anchor_probe(args, model_name, base, tok, base_override) -> dict[str, Any]:
+    """The anchor's one-time setup alone: cold (empty directions cache) then cached, wall and CPU time, 3 reps."""
+    from emguard.config import ALL_LINEAR, LoraSettings
+    from emguard.defenses.anchor import AnchorTerm
+    from emguard.train.loop import add_lora
+
+    model = add_lora(copy.deepcopy(base, memo={id(p): p for p in base.parameters()}),
+                     LoraSettings(r=LORA["r"], alpha=LORA["alpha"], rslora=True, dropout=0.0,
+                                  target_modules=ALL_LINEAR), SEED)
+    cfg = make_cfg(model_name, args.seq, args.batch, False, [])
+    out: dict[str, list[float]] = {"cold_s": [], "cold_cpu_s": [], "cached_s": [], "cached_cpu_s": []}
+    for _ in range(3):
+        with fresh_directions_cache():
+            for kind in ("cold", "cached"):
+                a = AnchorTerm(base_model=base_override if base_override is not None else BASE)
+                c0, t0 = time.process_time(), time.perf_counter()
+                a.setup(model, tok, cfg)
+                out[f"{kind}_s"].append(time.perf_counter() - t0)
+                out[f"{kind}_cpu_s"].append(time.process_time() - c0)
+        log(f"  anchor probe: cold {out['cold_s'][-1]:.2f}s wall / {out['cold_cpu_s'][-1]:.2f}s CPU, cached "
+            f"{out['cached_s'][-1]:.2f}s / {out['cached_cpu_s'][-1]:.2f}s")
+    return {**{k: C.median(v) for k, v in out.items()}, "samples": out,
+            "what": "AnchorTerm.setup() with defaults (probe 16 harmful_refusals + 16 benign_requests, 10 tokens, "
+                    "base = the bundled model from $EMGUARD_HOME's fp32 cache), cold = empty directions cache, then "
+                    "cached; medians of 3."}
+
+
 # ======================================================================================
 # 4. drift monitor
 # ======================================================================================
@@ -646,7 +691,11 @@ def interleave_estimates(il: dict[str, Any]) -> dict[str, Any]:
     mp, mi = C.median(tp), C.median(ti)
     # paired: step k of both epochs ran back to back; the median of their per-step ratios
     paired = C.median([b / a for a, b in zip(tp, ti)])
-    return {"epoch_ratio_from_medians": ratio(si * mi, sp * mp) if mp else None,
+    cpu = il.get("cpu_times_s")
+    extra = {}
+    if cpu and cpu.get("plain"):
+        extra["epoch_ratio_cpu"] = ratio(sum(cpu["interleave"]), sum(cpu["plain"]))
+    return {**extra, "epoch_ratio_from_medians": ratio(si * mi, sp * mp) if mp else None,
             "epoch_ratio_from_paired_steps": si / sp * paired if paired else None,
             "epoch_ratio_note": "goal value = (steps x median step time) of the interleaved epoch / the same of the "
                                 "plain epoch; epoch_ratio = raw sum of the measured step times (sensitive to load "
@@ -667,24 +716,29 @@ def compute_goals(res: dict[str, Any]) -> dict[str, Any]:
     il = res.get("interleave")
     if il:
         il.update(interleave_estimates(il))
-    g["interleave_epoch_ratio"] = goal(il["epoch_ratio_from_medians"] if il else None, GOALS["interleave_epoch_ratio"])
+    g["interleave_epoch_ratio"] = goal(il.get("epoch_ratio_cpu", il["epoch_ratio_from_medians"]) if il else None,
+                                       GOALS["interleave_epoch_ratio"])
     if il:
-        g["interleave_epoch_ratio"]["raw_sum_ratio"] = il["epoch_ratio"]
+        g["interleave_epoch_ratio"].update(
+            measure="sum of CPU times per epoch" if "epoch_ratio_cpu" in il else "steps x median wall step time",
+            raw_wall_sum_ratio=il["epoch_ratio"])
     sl = res.get("safelora")
     g["safelora_all_modules_s"] = goal(sl["s"]["streaming"]["median"] if sl else None, GOALS["safelora_all_modules_s"])
     g["safelora_no_dout_x_dout_allocation"] = (
         {"value": sl["largest_allocation"]["streaming"]["shape"], "threshold": "bytes <= largest fp32 d_out x d_in",
          "pass": sl["no_dout_x_dout_allocation"]["pass"]} if sl else {"value": None, "pass": None})
-    ap = res.get("steps", {}).get("anchor_probe")
+    ap = res.get("anchor_probe") or res.get("steps", {}).get("anchor_probe")
     g["anchor_one_time_probe_s"] = {"value": ap.get("cold_s") if ap else None, "threshold": "report only",
-                                    "pass": None, "cached_s": ap.get("cached_s") if ap else None}
+                                    "pass": None, "cached_s": ap.get("cached_s") if ap else None,
+                                    "cold_cpu_s": ap.get("cold_cpu_s") if ap else None,
+                                    "cached_cpu_s": ap.get("cached_cpu_s") if ap else None}
     return g
 
 
 def merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """``--update``: the sections measured now replace those of the earlier result file; goals recomputed."""
     out = dict(old)
-    sections = [k for k in ("steps", "interleave", "drift", "safelora") if k in new]
+    sections = [k for k in ("steps", "interleave", "drift", "safelora", "anchor_probe") if k in new]
     for k in sections:
         if k == "steps" and out.get("steps"):  # add the new variants; their ratios are against their own plain
             st = out["steps"]
@@ -749,6 +803,9 @@ def main_bench(args) -> dict[str, Any]:
     if not args.skip_interleave:
         res["interleave"] = bench_interleave(args, model_name, base, tok, acc)
         C.write_json(partial, res)
+    if args.anchor_probe:
+        log("anchor probe alone: cold / cached setup, 3 reps")
+        res["anchor_probe"] = bench_anchor_probe(args, model_name, base, tok, base_override)
     if not args.skip_drift:
         log("drift monitor: setup + 3 checks")
         res["drift"] = bench_drift(args, model_name, base, tok, base_override)
@@ -781,8 +838,9 @@ def main_bench(args) -> dict[str, Any]:
         del base
 
     res["goals"] = compute_goals(res)
-    res["goals_note"] = ("ratios = median step time of the defense / median step time of plain LoRA SFT, same "
-                         "process, same batches. " + ("QUICK MODE: tiny shapes, not meaningful." if args.quick else ""))
+    res["goals_note"] = ("step ratios = median CPU time per step of the defense / that of plain LoRA SFT, same "
+                         "process, same batches, variants interleaved (wall-clock ratios next to them in "
+                         "steps.ratios_wall). " + ("QUICK MODE: tiny shapes, not meaningful." if args.quick else ""))
     res["machine"]["loadavg_at_end"] = C.loadavg()
     res["wall_s"] = round(time.perf_counter() - wall0, 1)
     return res
@@ -805,21 +863,32 @@ def markdown(res: dict[str, Any]) -> str:
         ratios = st.get("ratios", {})
         for n, v in st["variants"].items():
             med = v["s_per_step"].get("median")
+            cmed = (v.get("cpu_s_per_step") or {}).get("median")
             r = 1.0 if n.startswith("plain_") else ratios.get(n)
+            rw = 1.0 if n.startswith("plain_") else st.get("ratios_wall", {}).get(n)
             vname, dt = n.split("@")[0].rsplit("_", 1)
             e1 = ratios.get(f"{vname}_epoch1_{dt}") if "_cached_" in n else None
-            e1s = (v.get("epoch1_s_per_step") or {}).get("median")
+            e1s = (v.get("epoch1_cpu_s_per_step") or v.get("epoch1_s_per_step") or {}).get("median")
             note = "another process's plain (for the variants merged with it)" if "@" in n else ""
             if e1 is not None and e1s:
                 note = f"epoch >= 2 (cache hits); epoch 1: {e1s:.3g} s = {e1:.2f}x"
-            rows.append([n, f"{med:.3g}" if med else "-",
+            rows.append([n, f"{cmed:.3g}" if cmed else "-", f"{r:.2f}x" if r else "-", f"{med:.3g}" if med else "-",
                          f"{v['s_per_step']['rel_range']:.0%}" if v["s_per_step"].get("rel_range") is not None else "-",
-                         f"{r:.2f}x" if r else "-", note])
-        out += [C.md_table(["variant", "s/step", "spread", "vs plain", "note"], rows), ""]
+                         f"{rw:.2f}x" if rw else "-", note])
+        out += [C.md_table(["variant", "CPU s/step", "vs plain (CPU)", "wall s/step", "wall spread", "vs plain (wall)",
+                            "note"], rows), "", st.get("ratio_note", ""), ""]
         ap = st.get("anchor_probe")
         if ap:
+            cpu = (f" (CPU {ap['cold_cpu_s']:.1f} s cold, {ap['cached_cpu_s']:.2f} s cached)"
+                   if ap.get("cold_cpu_s") is not None and ap.get("cached_cpu_s") is not None else "")
             out += [f"Anchor one-time probe (setup): {ap['cold_s']:.1f} s cold, "
-                    f"{ap['cached_s']:.2f} s with the directions cached." if ap.get("cached_s") is not None else "", ""]
+                    f"{ap['cached_s']:.2f} s with the directions cached{cpu} (wall clock on a loaded machine)."
+                    if ap.get("cached_s") is not None else "", ""]
+    ap2 = res.get("anchor_probe")
+    if ap2:
+        out += [f"Anchor one-time probe, measured alone (medians of 3): cold {ap2['cold_s']:.2f} s wall / "
+                f"{ap2['cold_cpu_s']:.2f} s CPU; directions cached {ap2['cached_s']:.2f} s / {ap2['cached_cpu_s']:.2f} s CPU.",
+                ""]
     il = res.get("interleave")
     if il:
         out += [f"Interleave 5% (random), {il['dtype']}, insecure_code: plain epoch {il['n_task']} examples / "
@@ -884,6 +953,7 @@ def parse_args(argv=None):
     p.add_argument("--skip-interleave", action="store_true")
     p.add_argument("--skip-safelora", action="store_true")
     p.add_argument("--skip-drift", action="store_true")
+    p.add_argument("--anchor-probe", action="store_true", help="also time the anchor's one-time setup alone (3 reps)")
     p.add_argument("--quick", action="store_true", help="tiny shapes, to check the script runs")
     p.add_argument("--update", action="store_true",
                    help="merge into an existing --out: the sections measured now replace the old ones")
