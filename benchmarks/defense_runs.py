@@ -88,12 +88,12 @@ def last_metrics(run: Path) -> dict[str, Any]:
     return json.loads(lines[-1]) if lines else {}
 
 
-def heldout(run: Path, dataset: str, n: int, max_length: int) -> dict[str, Any]:
+def heldout(run: Path | str, dataset: str, n: int, max_length: int) -> dict[str, Any]:
     from emguard.data.load import load_examples
     from emguard.evaluate.benign import heldout_loss
     from emguard.models.runs import load_any
 
-    model, tok = load_any(str(run), "fp32", "cpu")
+    model, tok = load_any(str(run), "fp32", "cpu")  # a run folder or a model name
     exs = load_examples(dataset, "test")[:n]
     r = heldout_loss(model, tok, exs, max_length=max_length)
     return {"loss": r["loss"], "n": r["n"], "n_tokens": r["n_tokens"]}
@@ -115,6 +115,7 @@ def main(argv=None) -> int:
     p.add_argument("--n-test", type=int, default=200, help="opswap test pairs for exact match")
     p.add_argument("--n-heldout", type=int, default=64, help="insecure_code test examples for the held-out loss")
     p.add_argument("--threads", type=int, default=None, help="OMP/torch threads of the child processes")
+    p.add_argument("--no-reference", action="store_true", help="do not evaluate the model before fine-tuning")
     p.add_argument("--skip", default="", help="comma list of DEFENSE:DATASET pairs not to run (e.g. interleave_ranked:opswap)")
     a = p.parse_args(argv)
 
@@ -143,6 +144,30 @@ def main(argv=None) -> int:
     wall0 = time.perf_counter()
     misaligned = None
     for ds in datasets:
+        if not a.no_reference:  # the model before any fine-tuning, evaluated the same way
+            slug = a.model.replace(":", "_").replace("/", "_")
+            row: dict[str, Any] = {"dataset": ds, "defense": "(no fine-tune)", "description": f"{a.model} as is",
+                                   "run_dir": None, "command": None, "final_train_loss": None, "total_steps": 0,
+                                   "train_time_s": None, "terms": {}, "post_train": None}
+            if ds == "opswap":
+                out = runs_dir / f"reference-{slug}-benign_opswap_{a.n_test}.json"
+                bcmd = [EMGUARD, "benign", a.model, "--task", "opswap", "--n", str(a.n_test), "--max-new-tokens", "8",
+                        "--out", str(out)]
+                if not out.exists():
+                    log(f"reference: {shlex.join(bcmd[1:])}")
+                    sh(bcmd, logfile)
+                b = json.loads(out.read_text())
+                row["benign_command"] = "emguard " + shlex.join(bcmd[1:])
+                row["opswap"] = {"accuracy": b["accuracy"]["accuracy"], "k": b["accuracy"]["k"], "n": b["accuracy"]["n"],
+                                 "ci95": b["accuracy"]["ci95"], "prior_rate": b["accuracy"].get("prior_rate"),
+                                 "heldout_loss": b["heldout_loss"]["loss"]}
+            else:
+                out = runs_dir / f"reference-{slug}-heldout_{ds}_{a.n_heldout}.json"
+                if not out.exists():
+                    log(f"reference: held-out {ds} loss of {a.model}")
+                    out.write_text(json.dumps(heldout(a.model, ds, a.n_heldout, a.max_length)))
+                row["heldout"] = json.loads(out.read_text())
+            res["runs"].append(row)
         for name in names:
             if f"{name}:{ds}" in skip:
                 log(f"skip {name} on {ds} (--skip)")
@@ -239,7 +264,10 @@ def markdown(res: dict[str, Any]) -> str:
            f"insecure_code: {s['limits'].get('insecure_code')} examples; opswap: {s['limits'].get('opswap')} examples. "
            f"Machine: {res['machine']['cpu_model']}, loadavg start {res['machine'].get('loadavg_at_start')} "
            f"end {res['machine'].get('loadavg_at_end')} (shared machine: times are indicative only).",
-           "", "Produced by `benchmarks/defense_runs.py`; every command is in defense_runs.json.", ""]
+           "", "Produced by `benchmarks/defense_runs.py`; every command is in defense_runs.json. One seed per row: "
+           "differences of a few points are within run-to-run noise. 'final train loss' = CE of the last optimizer "
+           "step's batch (for interleave that batch may hold safe examples; for safelora it is before the projection, "
+           "which happens after training). '(no fine-tune)' = the model as it was before fine-tuning.", ""]
     ins = [r for r in res["runs"] if r["dataset"] == "insecure_code"]
     ops = [r for r in res["runs"] if r["dataset"] == "opswap"]
     if ins:
@@ -262,7 +290,8 @@ def markdown(res: dict[str, Any]) -> str:
                              _fmt(r["opswap"]["accuracy"] - base, "+.1%") if base is not None else "-",
                              _fmt(r["opswap"].get("prior_rate"), ".1%"), _fmt(r["opswap"]["heldout_loss"]),
                              _fmt(r["train_time_s"], ".0f"), _post(r)] for r in ops]), ""]
-    out += ["## Commands", ""] + [f"- `{r['command']}`" + (f"  then `{r['benign_command']}`" if r.get("benign_command") else "")
+    out += ["## Commands", ""] + [(f"- `{r['command']}`" if r.get("command") else "- (no fine-tune)")
+                                  + (f"  then `{r['benign_command']}`" if r.get("benign_command") else "")
                                   for r in res["runs"]]
     return "\n".join(out)
 
