@@ -249,12 +249,23 @@ def test_kl_end_to_end_through_config_and_cache_skips_reference_in_epoch_two(tmp
     recs = _metrics(r)
     assert "term/kl" in recs[-1] and recs[-1]["term/kl"] > 0 and recs[0]["term/kl"] == pytest.approx(0, abs=1e-7)
 
-    raw = dict(_raw(data, epochs=2), defenses=[{"name": "kl", "weight": 0.1, "params": {"cache_topk": 16}}])
-    r = finetune(build_config(FinetuneConfig, raw), tmp_path / "c", model=make_tiny_llama(len(tiny_tokenizer)),
-                 tokenizer=tiny_tokenizer, progress=False)
-    stats = r.summary["post_train"]["kl"]["refcache"]
-    assert stats["misses"] == 16 and stats["hits"] == 16  # epoch 2 entirely from the cache
-    assert list((Path(tmp_path / "home" / "refcache") / stats["key"]).glob("part-*.safetensors"))
+    terms = {}
+    for pre in (False, True):
+        raw = dict(_raw(data, epochs=2), defenses=[{"name": "kl", "weight": 0.1,
+                                                    "params": {"cache_topk": 16, "precompute": pre}}])
+        r = finetune(build_config(FinetuneConfig, raw), tmp_path / f"c{pre}", model=make_tiny_llama(len(tiny_tokenizer)),
+                     tokenizer=tiny_tokenizer, progress=False)
+        stats = r.summary["post_train"]["kl"]["refcache"]
+        if not pre:  # lazy: the first epoch fills the cache, epoch 2 entirely from it
+            assert stats["misses"] == 16 and stats["hits"] == 16
+            assert "reference_precompute" not in r.summary
+            assert list((Path(tmp_path / "home" / "refcache") / stats["key"]).glob("part-*.safetensors"))
+        else:  # precomputed: rows already on disk from the lazy run -> nothing computed, every step a hit
+            assert stats["misses"] == 0 and stats["hits"] == 32, stats
+            assert r.summary["reference_precompute"]["rows"] == 16
+            assert r.summary["reference_precompute"]["computed"] == {"kl": 0}
+        terms[pre] = [m["term/kl"] for m in _metrics(r)]
+    assert terms[True] == pytest.approx(terms[False], rel=1e-5, abs=1e-7)  # the same objective either way
 
 
 def test_anchor_reference_cache_skips_reference_in_epoch_two_and_matches_uncached(tmp_path, tiny_tokenizer):
@@ -275,8 +286,10 @@ def test_anchor_reference_cache_skips_reference_in_epoch_two_and_matches_uncache
     for cache in (True, False):
         runs[cache] = finetune(cfg, tmp_path / f"r{cache}", model=make_tiny_llama(len(tok)), tokenizer=tok,
                                progress=False, extra_defenses=[counting(cache)])
-    assert calls == {True: 4, False: 8}  # 4 steps per epoch: epoch 2 entirely from the cache
-    assert runs[True].summary["post_train"]["anchor"]["refcache"] == {"hits": 16, "misses": 16}
+    # cache (precomputed): 4 reference forwards of 4 rows before step 1, none during training
+    assert calls == {True: 4, False: 8}
+    assert runs[True].summary["post_train"]["anchor"]["refcache"] == {"hits": 32, "misses": 16}
+    assert runs[True].summary["reference_precompute"]["computed"] == {"anchor": 16}
     a, b = (_metrics(runs[c]) for c in (True, False))
     assert [r["term/anchor"] for r in a] == pytest.approx([r["term/anchor"] for r in b], rel=1e-4, abs=1e-6)
     assert sum(r["term/anchor"] > 0 for r in a) >= 3, [r["term/anchor"] for r in a]  # a non-trivial comparison
@@ -426,3 +439,62 @@ def test_drift_stop_threshold_ends_run_early(tmp_path, tiny_tokenizer):
     assert res["total_steps"] == 2 and "stop_kl" in res["stopped_early"]
     last = _metrics(r)[-1]
     assert last["step"] == 2 and last["drift/kl"] > 1e-9 and last["drift/alarm"] == 1
+
+
+@pytest.mark.parametrize("direction", ["forward", "reverse", "symmetric"])
+def test_fused_kl_matches_autograd_value_and_gradient(direction):
+    """kl_from_logits (closed-form gradient, row chunks) == kl_per_token(log_softmax ...) under autograd."""
+    from emguard.defenses.kl import kl_from_logits
+
+    g = torch.Generator().manual_seed(3)
+    z0 = torch.randn(37, 101, generator=g, dtype=torch.float64) * 3
+    zr = torch.randn(37, 101, generator=g, dtype=torch.float64) * 3
+    w = torch.rand(37, generator=g, dtype=torch.float64)  # a non-uniform upstream gradient
+    za = z0.clone().requires_grad_(True)
+    want = kl_per_token(F.log_softmax(za, -1), F.log_softmax(zr, -1), direction)
+    (want * w).sum().backward()
+    zb = z0.clone().requires_grad_(True)
+    got = kl_from_logits(zb, zr, direction, chunk=8)  # several chunks, the last one partial
+    (got * w).sum().backward()
+    torch.testing.assert_close(got, want.detach(), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(zb.grad, za.grad, rtol=1e-9, atol=1e-12)
+    zc = z0.clone().requires_grad_(True)  # with the CE's logsumexp passed in: the same
+    torch.testing.assert_close(kl_from_logits(zc, zr, direction, lse=torch.logsumexp(z0, -1)), want.detach())
+
+
+def test_ce_from_logits_equals_cross_entropy_and_shares_lse():
+    from emguard.train.loop import ce_from_logits
+
+    g = torch.Generator().manual_seed(4)
+    z0 = torch.randn(9, 50, generator=g, dtype=torch.float64)
+    t = torch.randint(0, 50, (9,), generator=g)
+    za, zb = z0.clone().requires_grad_(True), z0.clone().requires_grad_(True)
+    F.cross_entropy(za, t, reduction="sum").backward()
+    out = ForwardOut(zb, t, torch.ones(1, 9, dtype=torch.bool))
+    ce = ce_from_logits(out)
+    ce.backward()
+    assert ce.item() == pytest.approx(F.cross_entropy(z0, t, reduction="sum").item(), rel=1e-12)
+    torch.testing.assert_close(zb.grad, za.grad)
+    torch.testing.assert_close(out.lse.detach(), torch.logsumexp(z0, -1))
+
+
+def test_cached_kl_tail_bucket_matches_logsumexp_of_excluded_tokens():
+    """The cached KL's trained-model side (top-k from the CE's logsumexp, tail by log1p) == the exact coarse-graining."""
+    from emguard.defenses.kl import RefCache, coarse_logprobs, topk_with_tail
+
+    g = torch.Generator().manual_seed(5)
+    z = (torch.randn(6, 40, generator=g, dtype=torch.float64) * 2).requires_grad_(True)
+    zr = torch.randn(6, 40, generator=g, dtype=torch.float64) * 2
+    mask = torch.ones(1, 6, dtype=torch.bool)
+    batch = {"input_ids": torch.arange(7)[None], "attention_mask": torch.ones(1, 7, dtype=torch.long)}
+    term = KLTerm(cache_topk=5)
+    term.cache = RefCache(5, None)
+    ref_out = ForwardOut(zr, torch.zeros(6, dtype=torch.long), mask)
+    out = ForwardOut(z, torch.zeros(6, dtype=torch.long), mask, lse=torch.logsumexp(z, -1))
+    got = term.compute(StepContext(batch, out, 0, lambda: ref_out, [0]))
+    lp_r, idx, tail = topk_with_tail(F.log_softmax(zr, -1), 5)
+    want = kl_per_token(coarse_logprobs(F.log_softmax(z, -1), idx), torch.cat([lp_r, tail[:, None]], -1)).sum()
+    assert got.item() == pytest.approx(want.item(), rel=1e-6)
+    ga, = torch.autograd.grad(got, z)
+    gb, = torch.autograd.grad(want, z)
+    torch.testing.assert_close(ga, gb, rtol=1e-6, atol=1e-9)

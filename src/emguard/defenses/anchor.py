@@ -22,8 +22,10 @@ assistant tokens of ``probe_n`` examples from each probe dataset) and cached
 
 Reference cache (``cache=True``, default): ``proj_ref`` of every example is kept in
 memory (a few floats per token and layer, keyed by example id and checked against a
-checksum of the row's tokens and label mask), so from the second epoch on a step needs
-no reference forward at all (the first epoch pays one per step, as LDIFS and KL do).
+checksum of the row's tokens and label mask). With ``precompute=True`` (default) it is
+filled in one no-grad pass over the data before the first step (the LM head skipped),
+so no training step needs a reference forward; ``precompute=False`` fills it during the
+first epoch instead (whose steps then pay a reference forward, as LDIFS's do).
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class AnchorTerm(LossTerm):
         scale: str = "gap",
         batch_size: int = 16,
         cache: bool = True,
+        precompute: bool = True,
         **params: Any,
     ):
         """
@@ -88,6 +91,8 @@ class AnchorTerm(LossTerm):
         n_tokens:      first N assistant tokens of each probe example (Giordani: 10).
         scale:         "gap" divides each layer's penalty by ||d_l||; "none" keeps raw projections.
         cache:         keep each example's reference projections in memory (epochs >= 2 skip the reference forward).
+        precompute:    with cache, fill it in one reference pass over the data before training, so the first
+                       epoch's steps need no reference forward either (false: fill it during the first epoch).
         """
         super().__init__(weight, **params)
         self.layers_arg, self.every = check_layers_arg(layers, every, "anchor")
@@ -103,6 +108,9 @@ class AnchorTerm(LossTerm):
         if not isinstance(cache, bool):
             raise ValueError(f"anchor: cache must be true or false, got {cache!r}")
         self.cache = cache
+        if not isinstance(precompute, bool):
+            raise ValueError(f"anchor: precompute must be true or false, got {precompute!r}")
+        self.precompute = precompute
         self._ref_cache: dict[int, tuple[int, Tensor]] = {}  # example id -> (row checksum, proj_ref [n_layers, n])
         self.cache_hits = 0
         self.cache_misses = 0
@@ -144,12 +152,26 @@ class AnchorTerm(LossTerm):
             p_ref = self._reference(ctx, mask)
         return (torch.relu(p_ref - p_theta) * self._inv_scale[:, None]).sum()
 
+    @property
+    def precomputes_reference(self) -> bool:
+        return self.cache and self.precompute
+
+    def fill_reference_cache(self, ctx: StepContext) -> int:
+        mask = ctx.out.label_mask
+        if not self.precomputes_reference or not ctx.example_ids or len(ctx.example_ids) != mask.shape[0]:
+            return 0
+        if self._unit is None:
+            raise RuntimeError("anchor: setup() was not called (the directions are computed there)")
+        before = self.cache_misses
+        self._cached_reference(ctx, mask, count=False)
+        return self.cache_misses - before
+
     def _reference(self, ctx: StepContext, mask: Tensor) -> Tensor:
         ref = ctx.reference().hidden_states
         assert ref is not None and self._unit is not None and self.layers is not None
         return projections(ref, mask, self._unit, self.layers)  # [n_layers, N]
 
-    def _cached_reference(self, ctx: StepContext, mask: Tensor) -> Tensor:
+    def _cached_reference(self, ctx: StepContext, mask: Tensor, count: bool = True) -> Tensor:
         """Reference projections from the per-example cache; one reference forward if any row is missing."""
         from .kl import row_checksums
 
@@ -160,7 +182,8 @@ class AnchorTerm(LossTerm):
             e = self._ref_cache.get(int(eid))
             rows.append(e[1] if e is not None and e[0] == cs and e[1].shape[1] == n else None)
         missing = [b for b, r in enumerate(rows) if r is None]
-        self.cache_hits += len(rows) - len(missing)
+        if count:
+            self.cache_hits += len(rows) - len(missing)
         self.cache_misses += len(missing)
         if missing:
             full = self._reference(ctx, mask).detach()

@@ -15,7 +15,14 @@ tail bucket holding the rest of the mass (exactly normalised on both sides, via
 log-sum-exp of the excluded logits). By the data-processing inequality this is a
 lower bound of the exact KL, equal to it at k = vocab size; the gradient moves the
 trained model's tail mass as a whole, not token by token. The first epoch uses the
-same approximation (so every step optimises the same objective).
+same approximation (so every step optimises the same objective). With ``precompute``
+(default) the cache is filled in one no-grad pass over the data before the first step,
+so no training step runs the reference; the trained model's side needs only a gather at
+the k tokens and the CE's own log-sum-exp (``ForwardOut.lse``), no second log-softmax.
+
+The exact KL (no cache) runs the reference every step and uses :func:`kl_from_logits`:
+the value and its closed-form gradient in row chunks, reusing the CE's log-sum-exp,
+instead of autograd through a second full-vocabulary log-softmax.
 
 Cache validity: the key hashes the reference weights (sampled fingerprint), k, the
 weight dtype and autocast setting, the data settings and the other defenses (which
@@ -64,6 +71,64 @@ def kl_per_token(lp_theta: Tensor, lp_ref: Tensor, direction: str = "forward") -
     if direction == "symmetric":
         return (fwd + rev) / 2
     raise ValueError(f"kl: direction must be one of {DIRECTIONS}, got {direction!r}")
+
+
+class _KLFromLogits(torch.autograd.Function):
+    """Per-row KL between softmax(z) and a fixed reference, with its closed-form gradient.
+
+    Forward KL(p||r): dKL/dz = p * ((log p - log r) - KL); reverse KL(r||p): dKL/dz = p - r;
+    symmetric: their mean. The gradient is formed in the forward, row chunk by row chunk
+    (one [N, V] tensor kept; autograd would keep several and run a log-softmax backward).
+    """
+
+    @staticmethod
+    def forward(ctx, z: Tensor, lse: Tensor, z_ref: Tensor, lse_ref: Tensor, direction: str, chunk: int):  # type: ignore[override]
+        n = z.shape[0]
+        kl = z.new_empty(n)
+        grad = torch.empty_like(z)
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            lp = z[a:b] - lse[a:b, None]
+            lr = z_ref[a:b].to(z.dtype) - lse_ref[a:b, None]
+            p = lp.exp()
+            if direction == "reverse":
+                r = lr.exp()
+                kl[a:b] = (r * (lr - lp)).sum(-1)
+                torch.sub(p, r, out=grad[a:b])
+                continue
+            d = lp - lr
+            fwd = (p * d).sum(-1)
+            if direction == "forward":
+                kl[a:b] = fwd
+                torch.mul(p, d - fwd[:, None], out=grad[a:b])
+            else:  # symmetric: mean of forward and reverse
+                r = lr.exp()
+                kl[a:b] = (fwd + (r * -d).sum(-1)) / 2
+                torch.mul(p, d - fwd[:, None], out=grad[a:b])
+                grad[a:b].add_(p - r).mul_(0.5)
+        ctx.save_for_backward(grad)
+        return kl
+
+    @staticmethod
+    def backward(ctx, g: Tensor):  # type: ignore[override]
+        (grad,) = ctx.saved_tensors
+        return grad * g[:, None], None, None, None, None, None
+
+
+def kl_from_logits(z: Tensor, z_ref: Tensor, direction: str = "forward", lse: Tensor | None = None,
+                   chunk: int = 256) -> Tensor:
+    """``kl_per_token(log_softmax(z), log_softmax(z_ref))`` without autograd's intermediates.
+
+    z: Float[Tensor, "n V"] the trained model's logits (with grad); z_ref: the reference's
+    (no grad); lse: ``logsumexp(z, -1)`` if already computed (its gradient is not needed:
+    the closed form includes the normalisation). Returns Float[Tensor, "n"].
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"kl: direction must be one of {DIRECTIONS}, got {direction!r}")
+    with torch.no_grad():
+        lse = torch.logsumexp(z, -1) if lse is None else lse.detach()
+        lse_ref = torch.logsumexp(z_ref.to(z.dtype), -1)
+    return _KLFromLogits.apply(z, lse, z_ref.detach(), lse_ref, direction, chunk)
 
 
 def topk_with_tail(logprobs: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -186,6 +251,7 @@ class KLTerm(LossTerm):
         cache_topk: int | None = None,
         cache_disk: bool = True,
         flush_every: int = 50,
+        precompute: bool = True,
         **params: Any,
     ):
         """
@@ -194,6 +260,8 @@ class KLTerm(LossTerm):
                      top-k log-probs per example and use the top-k + tail-bucket KL (module docstring).
         cache_disk:  also keep the cache on disk under $EMGUARD_HOME/refcache (reused by reruns).
         flush_every: write new cache entries to disk every N optimizer steps (and at the end).
+        precompute:  with cache_topk, fill the cache in one pass before training (every step then runs at
+                     the cached cost); false: fill it lazily during the first epoch.
         """
         super().__init__(weight, **params)
         if direction not in DIRECTIONS:
@@ -206,6 +274,9 @@ class KLTerm(LossTerm):
         self.cache_topk = cache_topk
         self.cache_disk = bool(cache_disk)
         self.flush_every = flush_every
+        if not isinstance(precompute, bool):
+            raise ValueError(f"kl: precompute must be true or false; got {precompute!r}")
+        self.precompute = precompute
         self.cache: RefCache | None = None
         self.cache_key: str | None = None
 
@@ -234,42 +305,63 @@ class KLTerm(LossTerm):
 
     # ---- loss ------------------------------------------------------------------------
 
+    @property
+    def precomputes_reference(self) -> bool:
+        return self.cache_topk is not None and self.precompute
+
+    def _use_cache(self, ctx: StepContext) -> bool:
+        return self.cache_topk is not None and bool(ctx.example_ids) and len(ctx.example_ids) == ctx.out.label_mask.shape[0]
+
     def compute(self, ctx: StepContext) -> Tensor:
         out = ctx.out
-        lp_theta = F.log_softmax(out.logits.float(), dim=-1)  # [N, V]
-        if self.cache_topk is None or not ctx.example_ids or len(ctx.example_ids) != out.label_mask.shape[0]:
-            lp_ref = F.log_softmax(ctx.reference().logits.float(), dim=-1)
-            return kl_per_token(lp_theta, lp_ref, self.direction).sum()
-        if self.cache is None:  # used without setup (notebooks): memory only
-            self.cache = RefCache(self.cache_topk, None)
-        return self._cached(ctx, lp_theta)
+        z = out.logits.float()  # [N, V]
+        if not self._use_cache(ctx):
+            return kl_from_logits(z, ctx.reference().logits, self.direction, lse=out.lse).sum()
+        lse = out.lse if out.lse is not None else torch.logsumexp(z, dim=-1)  # with grad: shared with the CE
+        lp_r, idx, tail_r = self._entries(ctx)
+        top = z.gather(-1, idx) - lse[:, None]  # [N, k]
+        if idx.shape[-1] < z.shape[-1]:  # the tail bucket: 1 - the top-k mass (clamped where ~0)
+            tail = torch.log1p(-top.exp().sum(-1).clamp(max=1 - 1e-7))
+            top = torch.cat([top, tail[:, None]], dim=-1)
+            lp_r = torch.cat([lp_r, tail_r[:, None]], dim=-1)
+        return kl_per_token(top, lp_r, self.direction).sum()
 
-    def _cached(self, ctx: StepContext, lp_theta: Tensor) -> Tensor:
-        out, cache = ctx.out, self.cache
-        assert cache is not None
-        V = lp_theta.shape[-1]
-        k = min(self.cache_topk or V, V)
-        counts = out.label_mask.sum(1).tolist()
+    def fill_reference_cache(self, ctx: StepContext) -> int:
+        if not self.precomputes_reference or not self._use_cache(ctx):
+            return 0
+        before = self.cache.misses if self.cache is not None else 0
+        self._entries(ctx, count=False)
+        return (self.cache.misses if self.cache is not None else 0) - before
+
+    def _entries(self, ctx: StepContext, count: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+        """The cached reference of ``ctx``'s labelled tokens: top-k log-probs [N, k], their token ids
+        [N, k], the tail log-mass [N]; rows not cached yet get one reference forward (shared by the
+        step's terms)."""
+        if self.cache is None:  # used without setup (notebooks): memory only
+            self.cache = RefCache(self.cache_topk or 1, None)
+        cache, mask = self.cache, ctx.out.label_mask
+        counts = mask.sum(1).tolist()
         starts = np.concatenate([[0], np.cumsum(counts)]).astype(int)
-        sums = row_checksums(ctx.batch, out.label_mask)
+        sums = row_checksums(ctx.batch, mask)
         entries = [cache.get(int(e), s, n) for e, s, n in zip(ctx.example_ids, sums, counts)]
         missing = [b for b, e in enumerate(entries) if e is None]
-        cache.hits += len(entries) - len(missing)
+        if count:
+            cache.hits += len(entries) - len(missing)
         cache.misses += len(missing)
         if missing:
-            lp_ref_full = F.log_softmax(ctx.reference().logits.float(), dim=-1)
-            for b in missing:
-                lp, idx, tail = topk_with_tail(lp_ref_full[starts[b] : starts[b + 1]], k)
-                cache.put(int(ctx.example_ids[b]), sums[b], lp, idx, tail)
-                entries[b] = cache.entries[int(ctx.example_ids[b])]
-        dev = lp_theta.device
+            z_ref = ctx.reference().logits
+            k = min(cache.k, z_ref.shape[-1])
+            with torch.no_grad():
+                for b in missing:
+                    lp_b = F.log_softmax(z_ref[starts[b] : starts[b + 1]].float(), dim=-1)
+                    lp, idx, tail = topk_with_tail(lp_b, k)
+                    cache.put(int(ctx.example_ids[b]), sums[b], lp, idx, tail)
+                    entries[b] = cache.entries[int(ctx.example_ids[b])]
+        dev = mask.device
         lp_r = torch.cat([e[1] for e in entries]).to(dev)  # [N, k]
         idx = torch.cat([e[2] for e in entries]).to(dev).long()  # [N, k]
-        if k < V:
-            tail_r = torch.cat([e[3] for e in entries]).to(dev)
-            lp_r = torch.cat([lp_r, tail_r[:, None]], dim=-1)
-        lp_t = coarse_logprobs(lp_theta, idx)  # [N, k(+1)]
-        return kl_per_token(lp_t, lp_r, self.direction).sum()
+        tail_r = torch.cat([e[3] for e in entries]).to(dev)  # [N]
+        return lp_r, idx, tail_r
 
     # ---- cache persistence -----------------------------------------------------------
 

@@ -26,7 +26,6 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import FinetuneConfig
@@ -208,6 +207,18 @@ def _latest_checkpoint(run_dir: Path) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
+def ce_from_logits(out: ForwardOut) -> Tensor:
+    """Summed cross-entropy of ``out.logits`` at ``out.targets`` as ``logsumexp - logit[target]``.
+
+    Equal to ``F.cross_entropy(..., reduction="sum")``; the ``logsumexp`` is kept on ``out.lse``
+    (with grad) so terms that need the normalisation (KL) reuse it: one full-vocabulary
+    pass forward and one backward per step, whoever uses it.
+    """
+    lse = torch.logsumexp(out.logits, dim=-1)
+    out.lse = lse
+    return (lse - out.logits.gather(-1, out.targets[:, None]).squeeze(-1)).sum()
+
+
 class TrainStep:
     """One optimizer step of :func:`finetune`, callable on its own (benchmarks, notebooks).
 
@@ -252,6 +263,43 @@ class TrainStep:
 
         return fn
 
+    def precompute_references(self, start_step: int, total_steps: int, progress: bool = False,
+                              batch_size: int | None = None) -> dict[str, Any] | None:
+        """Fill the reference caches of the terms that ask for it, before training.
+
+        One pass (no grad, adapter disabled, LM head only if a term reads it) over the rows
+        this process will see in the next epoch of steps, shortest rows batched together;
+        rows already cached (a rerun: KL's disk cache) cost nothing. Returns timing and
+        counts, or None if no term precomputes.
+        """
+        terms = [t for t in self.terms if t.precomputes_reference]
+        if not terms:
+            return None
+        t0 = time.perf_counter()
+        end = min(total_steps, start_step + self.plan.steps_per_epoch)
+        ids = sorted({i for s in range(start_step, end) for mb in self.plan.micro_batches(s, self.rank, self.seed) for i in mb})
+        ids.sort(key=lambda i: len(self.data[i].input_ids))
+        bs = batch_size or max(1, self.plan.batch_size)
+        chunks = [ids[k:k + bs] for k in range(0, len(ids), bs)]
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(ids), desc="reference cache (" + ", ".join(t.name for t in terms) + ")", unit="ex",
+                       dynamic_ncols=True)
+        computed = {t.name: 0 for t in terms}
+        for chunk in chunks:
+            b = {k: v.to(self.acc.device) for k, v in collate([self.data[i] for i in chunk], self.pad_id).items()}
+            mask = b["labels"][:, 1:] != IGNORE
+            ctx = StepContext(b, ForwardOut(None, None, mask), -1, self.reference_forward(b), list(chunk))  # type: ignore[arg-type]
+            for t in terms:
+                computed[t.name] += t.fill_reference_cache(ctx)
+            if bar is not None:
+                bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
+        return {"rows": len(ids), "computed": computed, "seconds": round(time.perf_counter() - t0, 3)}
+
     def __call__(self, step: int) -> dict[str, Any]:
         acc, wrapper, terms, world = self.acc, self.wrapper, self.terms, self.world
         t0 = time.perf_counter()
@@ -269,7 +317,7 @@ class TrainStep:
             with sync:
                 with self.amp:
                     out = wrapper(hidden_states=self.need_hidden, **b)
-                ce = F.cross_entropy(out.logits, out.targets, reduction="sum")
+                ce = ce_from_logits(out)
                 loss = ce
                 if terms:
                     ctx = StepContext(b, out, step, self.reference_forward(b), micro_ids[j])
@@ -409,6 +457,7 @@ def finetune(
                            tokenizer.pad_token_id, seed=tc.seed, max_grad_norm=tc.max_grad_norm,
                            mixed_precision=tc.mixed_precision)
 
+    precompute = train_step.precompute_references(start_step, total, progress=progress and acc.is_main_process)
     bar = None
     if progress and acc.is_main_process:
         from tqdm.auto import tqdm
@@ -416,7 +465,7 @@ def finetune(
         bar = tqdm(total=total, initial=start_step, desc=f"finetune {run_dir.name}", unit="step", dynamic_ncols=True)
 
     wrapper.train()
-    t_start = time.perf_counter()
+    t_start = time.perf_counter() - (precompute["seconds"] if precompute else 0.0)  # train time includes it
     tokens_seen = 0
     last: dict[str, Any] = {}
     step = start_step
@@ -467,6 +516,8 @@ def finetune(
         "world_size": world,
         "stopped_early": last.get("stopped"),
     }
+    if precompute:
+        summary["reference_precompute"] = precompute
     if acc.is_main_process:
         post = {}
         for cb in [*defenses, *callbacks]:

@@ -41,12 +41,16 @@ class ForwardOut:
     targets:       Long[Tensor, "n_label"]          next-token ids at those positions
     label_mask:    Bool[Tensor, "batch seq-1"]      which shifted positions are labelled
     hidden_states: tuple of Float[Tensor, "batch seq d"] (embeddings + every layer) or None
+    lse:           Float[Tensor, "n_label"] logsumexp of ``logits`` (with grad), set by the training loop,
+                   which computes the CE from it: a term that needs the normalisation (KL) reuses it, so
+                   the full-vocabulary log-softmax is computed (and back-propagated) once per step
     """
 
     logits: Tensor
     targets: Tensor
     label_mask: Tensor
     hidden_states: tuple[Tensor, ...] | None = None
+    lse: Tensor | None = None
 
 
 class LazyLogitsOut(ForwardOut):
@@ -62,6 +66,7 @@ class LazyLogitsOut(ForwardOut):
         self._context = context
         self._logits: Tensor | None = None
         self.targets, self.label_mask, self.hidden_states = targets, label_mask, hidden_states
+        self.lse = None
 
     @property
     def logits(self) -> Tensor:  # type: ignore[override]
@@ -123,6 +128,22 @@ class Defense:
     def compute(self, ctx: StepContext) -> Tensor:
         """The loss term summed over labelled tokens (a scalar tensor with grad)."""
         raise NotImplementedError
+
+    def fill_reference_cache(self, ctx: StepContext) -> int:
+        """Precompute and cache the reference values of ``ctx``'s rows (before training).
+
+        ``ctx.out`` carries only ``label_mask`` (no trained-model forward); the reference is
+        ``ctx.reference()``. Returns the number of rows computed (0: nothing to cache).
+        A term with a per-example reference cache overrides this and sets
+        ``precomputes_reference``: :meth:`TrainStep.precompute_references` then fills the
+        cache in one pass over the data before the first step, so every step, the first
+        epoch's included, runs at the cached cost.
+        """
+        return 0
+
+    @property
+    def precomputes_reference(self) -> bool:
+        return False
 
     def on_step_end(self, step: int, model, metrics: dict[str, Any]) -> dict[str, Any] | None:
         """Called after every optimizer step; returned items are logged."""
