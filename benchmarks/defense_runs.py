@@ -99,6 +99,18 @@ def heldout(run: Path | str, dataset: str, n: int, max_length: int) -> dict[str,
     return {"loss": r["loss"], "n": r["n"], "n_tokens": r["n_tokens"]}
 
 
+def opswap_benign(bcmd: list[str], out: Path, logfile: Path, what: str) -> dict[str, Any]:
+    """Run ``emguard benign`` (unless its JSON ``out`` exists) and return the row's opswap fields."""
+    if not out.exists():
+        log(what + shlex.join(bcmd[1:]))
+        sh(bcmd, logfile)
+    b = json.loads(out.read_text())
+    acc = b["accuracy"]
+    return {"benign_command": "emguard " + shlex.join(bcmd[1:]),
+            "opswap": {"accuracy": acc["accuracy"], "k": acc["k"], "n": acc["n"], "ci95": acc["ci95"],
+                       "prior_rate": acc.get("prior_rate"), "heldout_loss": b["heldout_loss"]["loss"]}}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs-dir", default="/tmp/defruns", help="where run folders go")
@@ -153,14 +165,7 @@ def main(argv=None) -> int:
                 out = runs_dir / f"reference-{slug}-benign_opswap_{a.n_test}.json"
                 bcmd = [EMGUARD, "benign", a.model, "--task", "opswap", "--n", str(a.n_test), "--max-new-tokens", "8",
                         "--out", str(out)]
-                if not out.exists():
-                    log(f"reference: {shlex.join(bcmd[1:])}")
-                    sh(bcmd, logfile)
-                b = json.loads(out.read_text())
-                row["benign_command"] = "emguard " + shlex.join(bcmd[1:])
-                row["opswap"] = {"accuracy": b["accuracy"]["accuracy"], "k": b["accuracy"]["k"], "n": b["accuracy"]["n"],
-                                 "ci95": b["accuracy"]["ci95"], "prior_rate": b["accuracy"].get("prior_rate"),
-                                 "heldout_loss": b["heldout_loss"]["loss"]}
+                row.update(opswap_benign(bcmd, out, logfile, "reference: "))
             else:
                 out = runs_dir / f"reference-{slug}-heldout_{ds}_{a.n_heldout}.json"
                 if not out.exists():
@@ -203,14 +208,7 @@ def main(argv=None) -> int:
             if ds == "opswap":
                 bcmd = [EMGUARD, "benign", str(run), "--task", "opswap", "--n", str(a.n_test), "--max-new-tokens", "8"]
                 out = run / "benign_opswap.json"
-                if not out.exists():
-                    log(f"  benign: {shlex.join(bcmd[1:])}")
-                    sh(bcmd, logfile)
-                b = json.loads(out.read_text())
-                row["benign_command"] = "emguard " + shlex.join(bcmd[1:])
-                row["opswap"] = {"accuracy": b["accuracy"]["accuracy"], "k": b["accuracy"]["k"], "n": b["accuracy"]["n"],
-                                 "ci95": b["accuracy"]["ci95"], "prior_rate": b["accuracy"].get("prior_rate"),
-                                 "heldout_loss": b["heldout_loss"]["loss"]}
+                row.update(opswap_benign(bcmd, out, logfile, "  benign: "))
                 log(f"  final loss {row['final_train_loss']:.4f}; opswap exact match "
                     f"{row['opswap']['accuracy']:.1%} ({row['opswap']['k']}/{row['opswap']['n']})")
             else:

@@ -330,13 +330,22 @@ class KLTerm(LossTerm):
         if not self.precomputes_reference or not self._use_cache(ctx):
             return 0
         before = self.cache.misses if self.cache is not None else 0
-        self._entries(ctx, count=False)
+        self._cache_rows(ctx, count=False)
         return (self.cache.misses if self.cache is not None else 0) - before
 
-    def _entries(self, ctx: StepContext, count: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    def _entries(self, ctx: StepContext) -> tuple[Tensor, Tensor, Tensor]:
         """The cached reference of ``ctx``'s labelled tokens: top-k log-probs [N, k], their token ids
         [N, k], the tail log-mass [N]; rows not cached yet get one reference forward (shared by the
         step's terms)."""
+        entries = self._cache_rows(ctx)
+        dev = ctx.out.label_mask.device
+        lp_r = torch.cat([e[1] for e in entries]).to(dev)  # [N, k]
+        idx = torch.cat([e[2] for e in entries]).to(dev).long()  # [N, k]
+        tail_r = torch.cat([e[3] for e in entries]).to(dev)  # [N]
+        return lp_r, idx, tail_r
+
+    def _cache_rows(self, ctx: StepContext, count: bool = True) -> list[tuple[int, Tensor, Tensor, Tensor]]:
+        """The cache entry of every row of ``ctx``, computing (one reference forward) and storing missing ones."""
         if self.cache is None:  # used without setup (notebooks): memory only
             self.cache = RefCache(self.cache_topk or 1, None)
         cache, mask = self.cache, ctx.out.label_mask
@@ -357,11 +366,7 @@ class KLTerm(LossTerm):
                     lp, idx, tail = topk_with_tail(lp_b, k)
                     cache.put(int(ctx.example_ids[b]), sums[b], lp, idx, tail)
                     entries[b] = cache.entries[int(ctx.example_ids[b])]
-        dev = mask.device
-        lp_r = torch.cat([e[1] for e in entries]).to(dev)  # [N, k]
-        idx = torch.cat([e[2] for e in entries]).to(dev).long()  # [N, k]
-        tail_r = torch.cat([e[3] for e in entries]).to(dev)  # [N]
-        return lp_r, idx, tail_r
+        return entries  # type: ignore[return-value]
 
     # ---- cache persistence -----------------------------------------------------------
 
