@@ -29,6 +29,7 @@ class LogitSum(LossTerm):
     """Sum over labelled tokens of the mean logit: nonzero gradient on lora_B at initialisation."""
 
     name = "test_logit_sum"
+    needs_logits = True
 
     def compute(self, ctx):
         return ctx.out.logits.float().mean(-1).sum()

@@ -101,6 +101,7 @@ class _LogitMeanTerm(LossTerm):
     """Pushes down the mean logit at labelled positions (only to test the hook)."""
 
     name = "test_logit_mean"
+    needs_logits = True
 
     def compute(self, ctx: StepContext) -> torch.Tensor:
         ref = ctx.reference()

@@ -243,6 +243,7 @@ class KLTerm(LossTerm):
     """KL(p_theta || p_ref) per assistant token to the aligned model (adapter off); Kaczér et al."""
 
     name = "kl"
+    needs_logits = True  # the trained model's logits and their logsumexp, shared with the CE
 
     def __init__(
         self,

@@ -35,7 +35,8 @@ from ..data.tokenize import IGNORE, Tokenized, TokenizeReport
 from ..models.precision import resolve_mixed_precision
 from .run import (METRICS_FILE, PRECISION_FILE, MetricsLog, is_finished, read_precision, read_result, run_dir_for, write_config,
                   write_json_atomic)
-from .terms import Defense, ForwardOut, LazyLogitsOut, StepContext, StopTraining, make_defense
+from .fused_ce import linear_cross_entropy
+from .terms import Defense, ForwardOut, FusedCEOut, LazyLogitsOut, StepContext, StopTraining, make_defense
 
 
 class TrainWrapper(nn.Module):
@@ -54,9 +55,14 @@ class TrainWrapper(nn.Module):
         return base.get_decoder(), base.get_output_embeddings(), base.config
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor, labels: Tensor, hidden_states: bool = False,
-                lazy_logits: Callable[[], Any] | None = None) -> ForwardOut:
+                lazy_logits: Callable[[], Any] | None = None, fused_ce: bool = False) -> ForwardOut:
         """``lazy_logits``: a context factory (e.g. no_grad + adapter off + autocast); the LM head then
-        runs only when ``.logits`` is first read, inside that context (:class:`LazyLogitsOut`)."""
+        runs only when ``.logits`` is first read, inside that context (:class:`LazyLogitsOut`).
+
+        ``fused_ce``: return the per-token CE (``out.ce``) computed through the LM head chunk by chunk
+        (:func:`~emguard.train.fused_ce.linear_cross_entropy`) and no logits (:class:`FusedCEOut`), when
+        the head allows it (a frozen, bias-free ``nn.Linear``, no logit soft-capping); otherwise
+        the logits as usual (``out.ce`` is None)."""
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         if not hasattr(base, "get_decoder"):  # not a transformers causal LM: full logits, then select
             out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=hidden_states)
@@ -76,9 +82,16 @@ class TrainWrapper(nn.Module):
             return torch.tanh(logits / cap) * cap if cap else logits
 
         hs = out.hidden_states if hidden_states else None
+        if fused_ce and _fusable_head(head, cap):
+            return FusedCEOut(linear_cross_entropy(h_lab, head.weight, shift_labels[mask]), shift_labels[mask], mask, hs)
         if lazy_logits is not None:
             return LazyLogitsOut(lm_head, shift_labels[mask], mask, hs, context=lazy_logits)
         return ForwardOut(lm_head(), shift_labels[mask], mask, hs)
+
+
+def _fusable_head(head: nn.Module, softcap: float | None) -> bool:
+    """A plain frozen bias-free linear head (not a LoRA-wrapped one) and no logit soft-capping."""
+    return type(head) is nn.Linear and head.bias is None and not head.weight.requires_grad and not softcap
 
 
 def collate(items: Sequence[Tokenized], pad_id: int) -> dict[str, Tensor]:
@@ -243,6 +256,8 @@ class TrainStep:
         self.opt, self.sched, self.trainable = opt, sched, list(trainable)
         self.terms = [d for d in defenses if d.has_loss]
         self.need_hidden = any(d.needs_hidden_states for d in defenses)
+        # the CE through the LM head chunk by chunk, without logits, unless a term reads them
+        self.fused_ce = not any(d.needs_logits for d in self.terms)
         self.plan, self.data, self.pad_id = plan, data, pad_id
         self.seed, self.max_grad_norm = seed, max_grad_norm
         self.rank, self.world = acc.process_index, acc.num_processes
@@ -320,8 +335,8 @@ class TrainStep:
             sync = acc.no_sync(wrapper) if (world > 1 and j < len(micro) - 1) else nullcontext()
             with sync:
                 with self.amp:
-                    out = wrapper(hidden_states=self.need_hidden, **b)
-                ce = ce_from_logits(out)
+                    out = wrapper(hidden_states=self.need_hidden, fused_ce=self.fused_ce, **b)
+                ce = out.ce.sum() if out.ce is not None else ce_from_logits(out)
                 loss = ce
                 if terms:
                     ctx = StepContext(b, out, step, self.reference_forward(b), micro_ids[j])

@@ -44,6 +44,8 @@ class ForwardOut:
     lse:           Float[Tensor, "n_label"] logsumexp of ``logits`` (with grad), set by the training loop,
                    which computes the CE from it: a term that needs the normalisation (KL) reuses it, so
                    the full-vocabulary log-softmax is computed (and back-propagated) once per step
+    ce:            Float[Tensor, "n_label"] per-token CE when the forward computed it without logits
+                   (:class:`FusedCEOut`), else None
     """
 
     logits: Tensor
@@ -51,6 +53,21 @@ class ForwardOut:
     label_mask: Tensor
     hidden_states: tuple[Tensor, ...] | None = None
     lse: Tensor | None = None
+    ce: Tensor | None = None
+
+
+class FusedCEOut(ForwardOut):
+    """The trained model's forward when no loss term reads its logits: the per-token CE (``ce``, with
+    grad) was computed through the LM head chunk by chunk and the ``n_label x vocab`` logits never
+    existed. A term that needs them declares ``needs_logits = True`` (then the loop asks for logits)."""
+
+    def __init__(self, ce: Tensor, targets: Tensor, label_mask: Tensor, hidden_states: tuple[Tensor, ...] | None = None):
+        self.ce, self.targets, self.label_mask, self.hidden_states, self.lse = ce, targets, label_mask, hidden_states, None
+
+    @property
+    def logits(self) -> Tensor:  # type: ignore[override]
+        raise RuntimeError("this forward computed the CE without logits (fused); a loss term that reads the trained "
+                           "model's logits must set `needs_logits = True` on its class")
 
 
 class LazyLogitsOut(ForwardOut):
@@ -106,12 +123,15 @@ class Defense:
     """Base class of everything that plugs into training (see the module docstring).
 
     Subclasses set ``name``; ``has_loss`` + :meth:`compute` for a loss term;
-    ``needs_hidden_states`` makes the loop return every layer's hidden states.
+    ``needs_hidden_states`` makes the loop return every layer's hidden states;
+    ``needs_logits``: :meth:`compute` reads ``ctx.out.logits`` (the trained model's LM head at
+    the labelled positions; otherwise the loop computes the CE without them).
     """
 
     name: ClassVar[str] = ""
     has_loss: ClassVar[bool] = False
     needs_hidden_states: ClassVar[bool] = False
+    needs_logits: ClassVar[bool] = False
 
     def __init__(self, weight: float = 1.0, **params: Any):
         if params:

@@ -1,0 +1,77 @@
+"""The fused LM-head cross-entropy equals the full-logits CE, value and gradient, and the loop uses it."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from emguard.train.fused_ce import linear_cross_entropy
+from emguard.train.loop import TrainWrapper, ce_from_logits
+from emguard.train.terms import FusedCEOut
+
+from conftest import make_tiny_llama
+
+
+@pytest.mark.parametrize("chunk_elements", [7 * 50, 10**9])  # 7 rows per chunk (ragged last chunk), one chunk
+def test_values_and_input_gradient_match_full_logits_under_any_row_weights(chunk_elements):
+    g = torch.Generator().manual_seed(0)
+    n, d, v = 23, 16, 50
+    w = torch.randn(v, d, generator=g)
+    t = torch.randint(0, v, (n,), generator=g)
+    rw = torch.rand(n, generator=g)  # per-row upstream weights, not a plain sum
+    h1 = torch.randn(n, d, generator=g, dtype=torch.float64).float().requires_grad_()
+    h2 = h1.detach().clone().requires_grad_()
+    ref = F.cross_entropy(h1 @ w.t(), t, reduction="none")
+    got = linear_cross_entropy(h2, w, t, chunk_elements=chunk_elements)
+    assert torch.allclose(got, ref, atol=1e-5, rtol=1e-5)
+    (ref * rw).sum().backward()
+    (got * rw).sum().backward()
+    assert torch.allclose(h2.grad, h1.grad, atol=1e-6, rtol=1e-5)
+
+
+def test_refuses_a_trainable_head_and_computes_nothing_for_grad_without_need():
+    w = torch.randn(10, 4, requires_grad=True)
+    with pytest.raises(ValueError, match="requires grad"):
+        linear_cross_entropy(torch.randn(3, 4), w, torch.tensor([1, 2, 3]))
+    out = linear_cross_entropy(torch.randn(3, 4), w.detach(), torch.tensor([1, 2, 3]))
+    assert out.shape == (3,) and not out.requires_grad
+
+
+def test_wrapper_fused_ce_equals_the_logits_path_and_reaches_the_same_gradient(tiny_tokenizer):
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(0)
+    model = get_peft_model(make_tiny_llama(len(tiny_tokenizer)), LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    wrapper = TrainWrapper(model)
+    ids = torch.randint(3, len(tiny_tokenizer), (2, 12))
+    labels = ids.clone()
+    labels[:, :5] = -100
+    b = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+
+    def grads(loss):
+        model.zero_grad()
+        loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    plain = wrapper(**b)
+    fused = wrapper(fused_ce=True, **b)
+    assert isinstance(fused, FusedCEOut) and not isinstance(plain, FusedCEOut)
+    with pytest.raises(RuntimeError, match="needs_logits"):
+        fused.logits  # noqa: B018
+    ce_plain, ce_fused = ce_from_logits(plain), fused.ce.sum()
+    assert torch.allclose(ce_fused, ce_plain, rtol=1e-5)
+    g1, g2 = grads(ce_plain), grads(ce_fused)
+    assert g1.keys() == g2.keys() and len(g1) > 0
+    for k in g1:
+        assert torch.allclose(g1[k], g2[k], atol=1e-6, rtol=1e-4), k
+
+
+def test_a_lora_wrapped_head_is_not_fused(tiny_tokenizer):
+    """LoRA on lm_head: the head's own weight is not the whole map, so the wrapper must use the logits."""
+    from peft import LoraConfig, get_peft_model
+
+    base = make_tiny_llama(len(tiny_tokenizer))
+    base.config.tie_word_embeddings = False
+    model = get_peft_model(base, LoraConfig(r=2, target_modules=["lm_head"]))
+    ids = torch.randint(3, len(tiny_tokenizer), (1, 8))
+    out = TrainWrapper(model)(input_ids=ids, attention_mask=torch.ones_like(ids), labels=ids, fused_ce=True)
+    assert out.ce is None and out.logits.shape[0] == 7
