@@ -148,28 +148,35 @@ def reset_peak_rss() -> bool:
 # ---- matmul peak -----------------------------------------------------------------------
 
 
-def matmul_gflops(dtypes: Iterable[str] = ("fp32", "bf16"), n: int = 2048, reps: int = 5) -> dict[str, list[float]]:
+def matmul_gflops(dtypes: Iterable[str] = ("fp32", "bf16"), n: int = 2048, reps: int = 5,
+                  device: str = "cpu") -> dict[str, list[float]]:
     """GFLOP/s of ``torch.matmul`` on n x n x n, repetitions interleaved across dtypes.
 
     Each dtype gets one untimed warm-up call; then reps rounds of (fp32, bf16, ...).
+    On a GPU each call is timed between synchronisations (fp32 as torch runs it by
+    default: TF32 off unless the caller turned it on).
     """
     import torch
 
     dt = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+    sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)
     g = torch.Generator().manual_seed(0)
     mats = {}
     for d in dtypes:
-        a = torch.randn(n, n, generator=g).to(dt[d])
-        b = torch.randn(n, n, generator=g).to(dt[d])
-        torch.matmul(a, b)  # warm-up (oneDNN primitive creation, page faults)
+        a = torch.randn(n, n, generator=g).to(device=device, dtype=dt[d])
+        b = torch.randn(n, n, generator=g).to(device=device, dtype=dt[d])
+        torch.matmul(a, b)  # warm-up (oneDNN primitive creation / cuBLAS handles, page faults)
+        sync()
         mats[d] = (a, b)
     out: dict[str, list[float]] = {d: [] for d in dtypes}
     flops = 2.0 * n**3
     for _ in range(reps):
         for d in dtypes:
             a, b = mats[d]
+            sync()
             t0 = time.perf_counter()
             torch.matmul(a, b)
+            sync()
             out[d].append(flops / (time.perf_counter() - t0) / 1e9)
     return out
 

@@ -1,22 +1,27 @@
 #!/usr/bin/env python
-"""Training benchmark: emguard's LoRA SFT step (fp32, bf16 autocast) against TRL's SFTTrainer.
+"""Training benchmark: emguard's LoRA SFT step against TRL's SFTTrainer, like for like.
 
 Everything runs in ONE process so that ratios are meaningful on a noisy machine:
-the variants' steps are interleaved (emguard fp32 and bf16 alternate step by step,
-TRL runs in blocks between rounds) and medians are reported. Peak memory and the
-check that the benchmarked step is the one ``emguard.train.loop.finetune`` runs
-use fresh subprocesses (peak RSS cannot be attributed inside a shared process).
+the emguard variants' steps are interleaved step by step, TRL runs in blocks between
+rounds, and medians are reported. Peak memory and the check that the benchmarked
+step is the one ``emguard.train.loop.finetune`` runs use fresh subprocesses.
 
-Measured (see benchmarks/README.md for what each number means):
-1. matmul peak (2048^3, fp32 and bf16, interleaved, at start and end);
-2. LoRA SFT tokens/s on SmolLM2-135M-Instruct (batch 8 x 256, r=32, alpha=64,
-   rsLoRA, all linear layers, assistant-only loss) for emguard fp32, emguard bf16
-   autocast, TRL 1.16 SFTTrainer fp32 (its defaults: gradient checkpointing on)
-   and TRL with gradient checkpointing off; share of the fp32 matmul peak;
-3. bf16 vs fp32 loss curve over the same K steps from the same init;
-4. peak RSS of training steps per variant (fresh subprocess each, VmHWM).
+Variants (``--variants``; default: every fp32 one, and the bf16 ones where bf16 is
+native, i.e. its matmul is faster than fp32's on this device):
 
-Usage: python benchmarks/bench_train.py [--quick] [--skip-trl] [--steps K] [--out PATH]
+    emguard_{fp32,bf16}[_gc]   emguard's TrainStep (the body of finetune()), bf16 = autocast,
+                               _gc = gradient checkpointing (train.gradient_checkpointing)
+    emguard_fp32_logits        the same step with the full-logits CE instead of the fused one
+                               (what the step did before; the fused CE's gain, report only)
+    trl_{fp32,bf16}_{gc,no_gc} TRL SFTTrainer (its defaults have gradient checkpointing on)
+
+Goals, each like for like (same batch, length, masking, precision, checkpointing):
+emguard fp32 >= 1.5x TRL fp32 without checkpointing; emguard bf16 >= 1.5x TRL bf16
+without checkpointing; each >= 60% of the matching matmul peak (fp32 of fp32, bf16 of
+bf16); bf16's loss within 2% of fp32's over K steps. Checkpointing's speed/memory
+trade is reported for both tools.
+
+Usage: python benchmarks/bench_train.py [--quick] [--variants a,b] [--steps K] [--device cpu|cuda] [--out PATH]
 """
 
 from __future__ import annotations
@@ -56,12 +61,24 @@ MAX_GRAD_NORM = 1.0  # emguard's and HF Trainer's default
 SEED = 0
 LOSS_TOL = 0.02
 GOALS = {
-    "fp32_vs_trl": 1.5,  # emguard fp32 tokens/s >= 1.5 x TRL fp32 (TRL defaults)
-    "fp32_share_of_matmul_peak": 0.60,
-    "bf16_vs_fp32": 2.0,
-    "bf16_vs_trl": 3.0,
+    "fp32_vs_trl_fp32_no_gc": 1.5,  # ratios.fp32_over_trl_no_gc
+    "bf16_vs_trl_bf16_no_gc": 1.5,  # ratios.bf16_over_trl_bf16
+    "fp32_share_of_fp32_peak": 0.60,
+    "bf16_share_of_bf16_peak": 0.60,
     "bf16_loss_max_rel_diff": LOSS_TOL,  # <=
 }
+VARIANTS = ("emguard_fp32", "emguard_fp32_gc", "emguard_fp32_logits", "emguard_bf16", "emguard_bf16_gc",
+            "trl_fp32_no_gc", "trl_fp32_gc", "trl_bf16_no_gc", "trl_bf16_gc")
+
+
+def variant_spec(name: str) -> dict[str, Any]:
+    """tool, precision, gradient checkpointing, fused CE of a variant name."""
+    parts = name.split("_")
+    tool, prec = parts[0], parts[1]
+    return {"tool": tool, "bf16": prec == "bf16", "gc": name.endswith("_gc") and not name.endswith("no_gc"),
+            "fused_ce": not name.endswith("_logits")}
+
+
 PROBE_MARK = "BENCH_PROBE_RESULT "
 
 # SmolLM2's own template (ChatML) with {% generation %} markers around the assistant
@@ -239,17 +256,17 @@ def tokenize_fixed(tokenizer, examples, seq: int):
 
 
 # ======================================================================================
-# emguard's step (the body of emguard.train.loop.finetune, world=1, grad_accum=1)
+# emguard's step: emguard.train.loop.TrainStep, the body of finetune() (world=1, grad_accum=1)
 # ======================================================================================
 
 
 class EmguardRun:
-    """One LoRA model + AdamW + linear schedule driven exactly like ``finetune``'s loop."""
+    """One LoRA model + AdamW + linear schedule, stepped by ``TrainStep`` exactly as ``finetune`` does."""
 
     def __init__(self, base, tokenizer, data, batch: int, total_steps: int, bf16: bool, seed: int = SEED,
-                 copy_model: bool = True):
+                 copy_model: bool = True, gc: bool = False, fused_ce: bool = True, device: str = "cpu"):
         from emguard.config import ALL_LINEAR, LoraSettings
-        from emguard.train.loop import Plan, TrainWrapper, add_lora, make_scheduler
+        from emguard.train.loop import Plan, TrainStep, TrainWrapper, add_lora, make_accelerator, make_scheduler
 
         import torch
 
@@ -258,47 +275,32 @@ class EmguardRun:
         lora = LoraSettings(r=LORA["r"], alpha=LORA["alpha"], rslora=LORA["rslora"], dropout=LORA["dropout"],
                             target_modules=ALL_LINEAR)
         self.model = add_lora(model, lora, seed)
-        self.wrapper = TrainWrapper(self.model)
-        self.wrapper.train()
+        if gc:  # as finetune() does for train.gradient_checkpointing
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        acc = make_accelerator(cpu=device == "cpu")
+        self.model.to(acc.device)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
-        self.opt = torch.optim.AdamW(self.trainable, lr=LR, weight_decay=0.0)
-        self.sched = make_scheduler(self.opt, "linear", int(round(WARMUP_RATIO * total_steps)), total_steps)
+        opt = torch.optim.AdamW(self.trainable, lr=LR, weight_decay=0.0)
+        sched = make_scheduler(opt, "linear", int(round(WARMUP_RATIO * total_steps)), total_steps)
         self.plan = Plan(len(data), batch, 1, 1, 1.0, total_steps)
-        self.data, self.pad_id, self.seed = data, tokenizer.pad_token_id, seed
-        self.amp = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
-        self.bf16 = bf16
+        wrapper, opt = acc.prepare(TrainWrapper(self.model), opt)
+        wrapper.train()
+        self.step_fn = TrainStep(acc, wrapper, self.model, opt, sched, self.trainable, [], self.plan, data,
+                                 tokenizer.pad_token_id, seed=seed, max_grad_norm=MAX_GRAD_NORM,
+                                 mixed_precision="bf16" if bf16 else "no")
+        self.step_fn.fused_ce = fused_ce
+        self.bf16, self.gc, self.fused_ce, self.device = bf16, gc, fused_ce, acc.device
         self.losses: list[float] = []
         self.times: list[float] = []
         self.tokens: list[int] = []
 
     def step(self, step: int) -> float:
-        import torch
-        import torch.nn.functional as F
-
-        from emguard.data.tokenize import IGNORE
-        from emguard.train.loop import collate
-
         t0 = time.perf_counter()
-        micro = [collate([self.data[i] for i in mb], self.pad_id) for mb in self.plan.micro_batches(step, 0, self.seed)]
-        n_global = float(sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in micro))
-        ce_sum = torch.zeros(())
-        n_tok = 0
-        for b in micro:
-            n_tok += int(b["attention_mask"].sum())
-            with self.amp:
-                out = self.wrapper(**b)
-            ce = F.cross_entropy(out.logits, out.targets, reduction="sum")
-            (ce * (1 / n_global)).backward()
-            ce_sum += ce.detach()
-        torch.nn.utils.clip_grad_norm_(self.trainable, MAX_GRAD_NORM)
-        self.opt.step()
-        self.sched.step()
-        self.opt.zero_grad(set_to_none=True)
-        loss = ce_sum.item() / n_global
+        last = self.step_fn(step)  # ends with .item() reductions: the device is synchronised
         dt = time.perf_counter() - t0
-        self.losses.append(loss)
+        self.losses.append(last["loss"])
         self.times.append(dt)
-        self.tokens.append(n_tok)
+        self.tokens.append(last["tokens"])
         return dt
 
     def lora_state(self):
@@ -327,7 +329,7 @@ class TRLRun:
     """
 
     def __init__(self, base, tokenizer, examples, data, batch: int, seq: int, gradient_checkpointing: bool, workdir: str,
-                 copy_model: bool = True):
+                 copy_model: bool = True, bf16: bool = False, device: str = "cpu"):
         import datasets
         from peft import LoraConfig
         from transformers import TrainerCallback
@@ -336,22 +338,27 @@ class TRLRun:
         from emguard.config import ALL_LINEAR
         from emguard.data.tokenize import IGNORE
 
+        import torch
+
         datasets.disable_progress_bars()
         timer = self
+        sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)
 
         class _Timer(TrainerCallback):
             def on_train_begin(self, args, state, control, **kw):
                 timer.calls.append([])
 
             def on_step_begin(self, args, state, control, **kw):
+                sync()
                 timer._begin = time.perf_counter()
 
             def on_step_end(self, args, state, control, **kw):
+                sync()
                 timer.calls[-1].append((timer._begin, time.perf_counter()))
 
         self.calls: list[list[tuple[float, float]]] = []
         self._begin = 0.0
-        self.gradient_checkpointing = gradient_checkpointing
+        self.gradient_checkpointing, self.bf16 = gradient_checkpointing, bf16
         self.peft_config = LoraConfig(
             r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"], target_modules=list(ALL_LINEAR),
             use_rslora=LORA["rslora"], bias="none", task_type="CAUSAL_LM",
@@ -363,9 +370,9 @@ class TRLRun:
             gradient_accumulation_steps=1,
             max_steps=1,  # changed per train() call
             learning_rate=LR,  # matches emguard (no effect on speed)
-            bf16=False,  # the fp32 variant (SFTConfig defaults to bf16=True)
+            bf16=bf16,  # set either way (SFTConfig defaults to bf16=True)
             fp16=False,
-            use_cpu=True,
+            use_cpu=device == "cpu",
             gradient_checkpointing=gradient_checkpointing,  # SFTConfig default: True
             report_to="none",
             logging_strategy="no",  # no trainer.log calls (the per-step entropy/accuracy are computed anyway)
@@ -401,7 +408,7 @@ class TRLRun:
             rows = [{"input_ids": t.input_ids, "completion_mask": [int(x != IGNORE) for x in t.labels]} for t in data]
             ds = datasets.Dataset.from_list(rows)
             args = SFTConfig(**self.set_args, completion_only_loss=True)
-            model = copy.deepcopy(base) if copy_model else load_base()[0]  # `base` may be wrapped by now
+            model = copy.deepcopy(base) if copy_model else load_base(device)[0]  # `base` may be wrapped by now
             trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer,
                                  peft_config=self.peft_config, callbacks=[_Timer()])
             match = self._data_match(trainer, data)
@@ -465,10 +472,10 @@ class TRLRun:
 # ======================================================================================
 
 
-def load_base():
+def load_base(device: str = "cpu"):
     from emguard.models.loader import load_model
 
-    model, tok = load_model(MODEL, "fp32", "cpu")
+    model, tok = load_model(MODEL, "fp32", device)
     return model, tok
 
 
@@ -504,16 +511,25 @@ def flop_model(base, n_lora: int, batch: int, seq: int, label_positions: float) 
 
 
 # ======================================================================================
-# Subprocess probes: peak RSS per variant, and the check against finetune()
+# Subprocess probes: peak memory per variant, and the check against finetune()
 # ======================================================================================
 
 
+def build_variant(name: str, base, tok, examples, data, args, workdir: str, copy_model: bool = True):
+    sp = variant_spec(name)
+    if sp["tool"] == "emguard":
+        return EmguardRun(base, tok, data, args.batch, args.steps, bf16=sp["bf16"], copy_model=copy_model, gc=sp["gc"],
+                          fused_ce=sp["fused_ce"], device=args.device)
+    return TRLRun(base, tok, examples, data, args.batch, args.seq, sp["gc"], workdir, copy_model=copy_model,
+                  bf16=sp["bf16"], device=args.device)
+
+
 def probe_main(args) -> None:
-    """Child process: one variant, its peak RSS over a few steps (or the finetune check)."""
+    """Child process: one variant, its peak memory over a few steps (or the finetune check)."""
     import torch
 
     torch.set_num_threads(args.threads)
-    base, tok = load_base()
+    base, tok = load_base(args.device)
     if args._probe == "loopcheck":
         result = loop_check(base, tok, args)
     else:
@@ -522,24 +538,31 @@ def probe_main(args) -> None:
 
 
 def memory_probe(base, tok, args) -> dict[str, Any]:
+    import torch
+
     variant = args._probe
     n_steps = args.probe_steps
+    cuda = args.device != "cpu"
     examples = make_examples(tok, args.batch * n_steps, args.seq)
     data, _ = tokenize_fixed(tok, examples, args.seq)
     lifetime_before = C.peak_rss_gb()
+    args.steps = n_steps
     with tempfile.TemporaryDirectory() as wd:
-        if variant.startswith("emguard"):
-            run = EmguardRun(base, tok, data, args.batch, n_steps, bf16=variant.endswith("bf16"), copy_model=False)
-            rss0 = C.rss_gb()
-            reset_ok = C.reset_peak_rss()
+        run = build_variant(variant, base, tok, examples, data, args, wd, copy_model=False)
+        rss0 = C.rss_gb()
+        reset_ok = C.reset_peak_rss()
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            gpu0 = torch.cuda.memory_allocated() / 1e9
+        if isinstance(run, EmguardRun):
             for s in range(n_steps):
                 run.step(s)
         else:
-            run = TRLRun(base, tok, examples, data, args.batch, args.seq, variant == "trl_fp32", wd, copy_model=False)
-            rss0 = C.rss_gb()
-            reset_ok = C.reset_peak_rss()
             run.run(n_steps)
         peak = C.peak_rss_gb()
+        gpu = {"gpu_peak_allocated_gb": round(torch.cuda.max_memory_allocated() / 1e9, 3),
+               "gpu_allocated_before_steps_gb": round(gpu0, 3)} if cuda else {}
     return {
         "variant": variant,
         "steps": n_steps,
@@ -548,6 +571,7 @@ def memory_probe(base, tok, args) -> dict[str, Any]:
         "step_increase_gb": round(peak - rss0, 3),
         "peak_reset_ok": reset_ok,
         "lifetime_peak_before_reset_gb": round(lifetime_before, 3),
+        **gpu,
     }
 
 
@@ -566,11 +590,12 @@ def loop_check(base, tok, args) -> dict[str, Any]:
         data, _ = tokenize_fixed(tok, load_examples(str(path)), args.seq)
         cfg = FinetuneConfig(
             name="bench-loopcheck",
-            model=ModelSettings(name=MODEL, dtype="fp32", device="cpu"),
+            model=ModelSettings(name=MODEL, dtype="fp32", device=args.device),
             lora=LoraSettings(r=LORA["r"], alpha=LORA["alpha"], rslora=LORA["rslora"], dropout=LORA["dropout"]),
             data=DataSettings(dataset=str(path), max_length=args.seq, overflow="error"),
             train=TrainSettings(lr=LR, max_steps=steps, batch_size=args.batch, warmup_ratio=WARMUP_RATIO,
-                                scheduler="linear", max_grad_norm=MAX_GRAD_NORM, seed=SEED, save_every=10**6),
+                                scheduler="linear", max_grad_norm=MAX_GRAD_NORM, seed=SEED, save_every=10**6,
+                                mixed_precision="no"),
         )
 
         class Rec:
@@ -582,7 +607,7 @@ def loop_check(base, tok, args) -> dict[str, Any]:
 
         rec = Rec()
         finetune(cfg, Path(wd) / "runs", model=copy.deepcopy(base), tokenizer=tok, callbacks=[rec], progress=False)
-        mine = EmguardRun(base, tok, data, args.batch, steps, bf16=False)
+        mine = EmguardRun(base, tok, data, args.batch, steps, bf16=False, device=args.device)
         for s in range(steps):
             mine.step(s)
     ft = [r["loss"] for r in rec.rows]
@@ -596,13 +621,14 @@ def loop_check(base, tok, args) -> dict[str, Any]:
         "finetune_step_time_s": [r["step_time_s"] for r in rec.rows],
         "bench_step_time_s": mine.times,
         "note": "2 fp32 steps of emguard.train.loop.finetune() (same LoRA, optimizer, schedule, clipping, seed) "
-        "vs the benchmark's step on the same JSONL; step times here are informational (cold first steps)",
+        "vs the benchmark's TrainStep on the same JSONL; step times here are informational (cold first steps)",
     }
 
 
 def run_probe(variant: str, args) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_probe", variant, "--batch", str(args.batch),
-           "--seq", str(args.seq), "--threads", str(args.threads), "--probe-steps", str(args.probe_steps)]
+           "--seq", str(args.seq), "--threads", str(args.threads), "--probe-steps", str(args.probe_steps),
+           "--device", args.device]
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True)
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith(PROBE_MARK)]
@@ -630,11 +656,24 @@ def ratio(a, b):
     return a / b if (a is not None and b) else None
 
 
-def goal(value, threshold, higher=True) -> dict[str, Any]:
+def goal(value, threshold, higher=True, why_none: str | None = None) -> dict[str, Any]:
     if value is None:
-        return {"value": None, "threshold": threshold, "pass": None}
+        return {"value": None, "threshold": threshold, "op": ">=" if higher else "<=", "pass": None,
+                **({"why_not_measured": why_none} if why_none else {})}
     ok = value >= threshold if higher else value <= threshold
     return {"value": value, "threshold": threshold, "op": ">=" if higher else "<=", "pass": bool(ok)}
+
+
+def choose_variants(args, mm: dict[str, list[float]]) -> tuple[list[str], str | None]:
+    """The variants to run, and why bf16 ones are left out (None: they run or were not asked for)."""
+    if args.variants:
+        return list(args.variants), None
+    native = C.median(mm["bf16"]) > C.median(mm["fp32"])
+    names = [v for v in VARIANTS if native or not variant_spec(v)["bf16"]]
+    why = None if native else (f"bf16 is not native on this device: its matmul runs at {C.median(mm['bf16']):.3g} "
+                               f"GFLOP/s against fp32's {C.median(mm['fp32']):.3g} (emulated); a bf16 step would take "
+                               "many times an fp32 one and say nothing about bf16 hardware. Run on a GPU (--device cuda)")
+    return names, why
 
 
 def main_bench(args) -> dict[str, Any]:
@@ -648,8 +687,11 @@ def main_bench(args) -> dict[str, Any]:
         "quick": args.quick,
         "machine": C.machine_info(),
     }
+    if args.device != "cpu":
+        res["machine"]["gpu"] = torch.cuda.get_device_name()
     res["settings"] = {
         "model": MODEL + " (bundled GGUF dequantized to fp32, emguard.models.loader.load_model)",
+        "device": args.device,
         "batch": args.batch, "seq": args.seq, "tokens_per_step": args.batch * args.seq,
         "lora": {**LORA, "target_modules": "all linear (q,k,v,o,gate,up,down)"},
         "loss": "assistant tokens only (content + <|im_end|>), CE summed / number of labelled tokens",
@@ -657,19 +699,24 @@ def main_bench(args) -> dict[str, Any]:
                      f"grad clip {MAX_GRAD_NORM}",
         "steps": args.steps, "warmup_steps_excluded": args.warmup, "rounds": args.rounds,
         "threads": args.threads, "seed": SEED,
-        "interleaving": "per round: emguard fp32 and bf16 alternate step by step (order swapped every step), "
-                        "then each TRL variant runs one trainer.train() call of the round's steps + 1",
+        "interleaving": "per round: the emguard variants take one step each in turn (the order rotates every "
+                        "step), then each TRL variant runs one trainer.train() call of the round's steps + 1",
     }
     log(f"machine: {res['machine']['cpu_model']}, {args.threads} threads, torch {torch.__version__}, "
-        f"loadavg {res['machine']['loadavg_at_start']}")
+        f"device {args.device}, loadavg {res['machine']['loadavg_at_start']}")
 
     # ---- 1. matmul peak --------------------------------------------------------------
     log(f"matmul peak: {args.matmul_n}^3, {args.matmul_reps} reps per dtype (start)")
-    mm_start = C.matmul_gflops(("fp32", "bf16"), args.matmul_n, args.matmul_reps)
+    mm_start = C.matmul_gflops(("fp32", "bf16"), args.matmul_n, args.matmul_reps, device=args.device)
+    names, why_no_bf16 = choose_variants(args, mm_start)
+    res["settings"]["variants"] = names
+    if why_no_bf16:
+        res["settings"]["bf16_left_out"] = why_no_bf16
+        log(f"bf16 variants left out: {why_no_bf16}")
 
     # ---- model and data --------------------------------------------------------------
     log("loading model")
-    base, tok = load_base()
+    base, tok = load_base(args.device)
     n_ex = max(args.steps * args.batch, 2 * args.batch)
     log(f"building {n_ex} synthetic examples of exactly {args.seq} tokens")
     examples = make_examples(tok, n_ex, args.seq)
@@ -679,36 +726,36 @@ def main_bench(args) -> dict[str, Any]:
         f"(label tokens {dstats['label_tokens_min']}..{dstats['label_tokens_max']})")
 
     # ---- variants ---------------------------------------------------------------------
-    log("building emguard fp32 / bf16 runs (same LoRA init)")
-    A = EmguardRun(base, tok, data, args.batch, args.steps, bf16=False)
-    B = EmguardRun(base, tok, data, args.batch, args.steps, bf16=True)
-    sa, sb = A.lora_state(), B.lora_state()
-    same_init = sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
-    n_lora = sum(p.numel() for p in A.trainable)
-    del sa, sb
-
-    trl_runs: dict[str, TRLRun] = {}
     workdir = tempfile.mkdtemp(prefix="emguard-bench-trl-")
-    if not args.skip_trl:
-        for v in args.trl_variants:
-            gc = v == "trl_fp32"
-            log(f"building TRL SFTTrainer ({v}: gradient_checkpointing={gc})")
-            trl_runs[v] = TRLRun(base, tok, examples, data, args.batch, args.seq, gc, os.path.join(workdir, v))
-            r = trl_runs[v]
+    runs: dict[str, Any] = {}
+    for v in names:
+        log(f"building {v} ({variant_spec(v)})")
+        runs[v] = build_variant(v, base, tok, examples, data, args, os.path.join(workdir, v))
+        if isinstance(runs[v], TRLRun):
+            r = runs[v]
             log(f"  loss mode: {r.loss_mode}; data match: {r.data_match['input_ids_equal']}/"
                 f"{r.data_match['n_checked']} ids, {r.data_match['labels_equal']} labels")
+    ours = {k: r for k, r in runs.items() if isinstance(r, EmguardRun)}
+    trl_runs = {k: r for k, r in runs.items() if isinstance(r, TRLRun)}
+    states = {k: r.lora_state() for k, r in ours.items()}
+    first = next(iter(states.values()), {})
+    same_init = all(s.keys() == first.keys() and all(torch.equal(s[k], first[k].to(s[k].device)) for k in s)
+                    for s in states.values())
+    n_lora = sum(p.numel() for p in next(iter(ours.values())).trainable) if ours else None
+    del states, first
 
     # ---- 2 + 3. interleaved rounds ----------------------------------------------------------
     sizes = split_rounds(args.steps, args.rounds)
+    order = list(ours.values())
     k = 0
     for ri, size in enumerate(sizes):
-        log(f"round {ri + 1}/{len(sizes)}: {size} emguard steps each (fp32/bf16 interleaved)")
+        log(f"round {ri + 1}/{len(sizes)}: {size} steps of each emguard variant (interleaved)")
         for _ in range(size):
-            order = (A, B) if k % 2 == 0 else (B, A)
-            for run in order:
+            rot = order[k % len(order):] + order[:k % len(order)] if order else []
+            for run in rot:
                 run.step(k)
-            log(f"  step {k + 1}/{args.steps}: fp32 {A.times[-1]:.2f}s loss {A.losses[-1]:.4f} | "
-                f"bf16 {B.times[-1]:.2f}s loss {B.losses[-1]:.4f}")
+            log(f"  step {k + 1}/{args.steps}: " + " | ".join(
+                f"{n} {r.times[-1]:.2f}s loss {r.losses[-1]:.4f}" for n, r in ours.items()))
             k += 1
         for v, r in trl_runs.items():
             t0 = time.perf_counter()
@@ -717,7 +764,7 @@ def main_bench(args) -> dict[str, Any]:
 
     # ---- matmul again (machine state drifts) -------------------------------------------------
     log("matmul peak (end)")
-    mm_end = C.matmul_gflops(("fp32", "bf16"), args.matmul_n, args.matmul_reps)
+    mm_end = C.matmul_gflops(("fp32", "bf16"), args.matmul_n, args.matmul_reps, device=args.device)
     mm = {d: mm_start[d] + mm_end[d] for d in ("fp32", "bf16")}
     res["matmul"] = {
         "n": args.matmul_n,
@@ -731,11 +778,13 @@ def main_bench(args) -> dict[str, Any]:
     # ---- throughput --------------------------------------------------------------------------
     tokens_per_step = args.batch * args.seq
     variants: dict[str, Any] = {}
-    for name, run in (("emguard_fp32", A), ("emguard_bf16", B)):
+    for name, run in ours.items():
         t = run.times[args.warmup:]
         s = C.spread(t)
         variants[name] = {
-            "what": f"emguard TrainWrapper step ({'bf16 autocast' if run.bf16 else 'fp32'})",
+            "what": f"emguard TrainStep ({'bf16 autocast' if run.bf16 else 'fp32'}, gradient checkpointing "
+                    f"{'on' if run.gc else 'off'}, CE {'fused through the LM head' if run.fused_ce else 'from full logits'})",
+            **variant_spec(name),
             "s_per_step": s,
             "tokens_per_s": tokens_per_step / s["median"] if t else None,
             "step_times_s": run.times,
@@ -744,7 +793,9 @@ def main_bench(args) -> dict[str, Any]:
         loop, comp = r.intervals(args.warmup)
         s = C.spread(loop)
         variants[v] = {
-            "what": f"TRL {res['machine'].get('trl')} SFTTrainer fp32, gradient_checkpointing={r.gradient_checkpointing}",
+            "what": f"TRL {res['machine'].get('trl')} SFTTrainer {'bf16' if r.bf16 else 'fp32'}, "
+                    f"gradient_checkpointing={r.gradient_checkpointing}",
+            **variant_spec(v),
             "s_per_step": s,
             "tokens_per_s": tokens_per_step / s["median"] if loop else None,
             "compute_s_per_step": C.spread(comp),
@@ -766,51 +817,52 @@ def main_bench(args) -> dict[str, Any]:
     res["variants"] = variants
     tps = {k2: v2.get("tokens_per_s") for k2, v2 in variants.items()}
     res["ratios"] = {
-        "bf16_over_fp32": ratio(tps.get("emguard_bf16"), tps.get("emguard_fp32")),
-        "fp32_over_trl": ratio(tps.get("emguard_fp32"), tps.get("trl_fp32")),
-        "bf16_over_trl": ratio(tps.get("emguard_bf16"), tps.get("trl_fp32")),
+        # the goals: like for like (same precision, no checkpointing on either side)
         "fp32_over_trl_no_gc": ratio(tps.get("emguard_fp32"), tps.get("trl_fp32_no_gc")),
-        "bf16_over_trl_no_gc": ratio(tps.get("emguard_bf16"), tps.get("trl_fp32_no_gc")),
-        "trl_no_gc_over_trl": ratio(tps.get("trl_fp32_no_gc"), tps.get("trl_fp32")),
+        "bf16_over_trl_bf16": ratio(tps.get("emguard_bf16"), tps.get("trl_bf16_no_gc")),
+        # report only
+        "fp32_gc_over_trl_fp32_gc": ratio(tps.get("emguard_fp32_gc"), tps.get("trl_fp32_gc")),
+        "bf16_gc_over_trl_bf16_gc": ratio(tps.get("emguard_bf16_gc"), tps.get("trl_bf16_gc")),
+        "bf16_over_fp32": ratio(tps.get("emguard_bf16"), tps.get("emguard_fp32")),
+        "fused_ce_gain": ratio(tps.get("emguard_fp32"), tps.get("emguard_fp32_logits")),
+        "gc_speed": {t: ratio(tps.get(f"{t}_gc"), tps.get(t if t.startswith("emguard") else f"{t}_no_gc"))
+                     for t in ("emguard_fp32", "emguard_bf16", "trl_fp32", "trl_bf16")},
     }
 
     # ---- FLOPs / share of peak ------------------------------------------------------------------
     lab_per_step = dstats["label_positions_after_shift_mean"] * args.batch
-    fl = flop_model(base, n_lora, args.batch, args.seq, lab_per_step)
-    peak32, peak16 = res["matmul"]["fp32_gflops"], res["matmul"]["bf16_gflops"]
-    for name in variants:
-        med = variants[name]["s_per_step"].get("median")
+    fl = flop_model(base, n_lora or 0, args.batch, args.seq, lab_per_step)
+    peak = {False: res["matmul"]["fp32_gflops"], True: res["matmul"]["bf16_gflops"]}
+    for name, d in variants.items():
+        med = d["s_per_step"].get("median")
         if not med:
             continue
         g = fl["flops_per_step"] / med / 1e9
-        variants[name]["model_gflops"] = g
-        variants[name]["share_of_fp32_matmul_peak"] = g / peak32
-        variants[name]["share_of_fp32_peak_incl_attention"] = (fl["flops_per_step"] + fl["attention_flops_per_step"]) / med / 1e9 / peak32
-        if name == "emguard_bf16":
-            variants[name]["share_of_bf16_matmul_peak"] = g / peak16
+        d["model_gflops"] = g
+        d["share_of_fp32_matmul_peak"] = g / peak[False]
+        d["share_of_matching_peak"] = g / peak[d["bf16"]]
+        d["share_of_matching_peak_incl_attention"] = (fl["flops_per_step"] + fl["attention_flops_per_step"]) / med / 1e9 / peak[d["bf16"]]
     res["flops"] = fl
 
     # ---- loss curve -------------------------------------------------------------------------------
-    rel = [abs(b - a) / a for a, b in zip(A.losses, B.losses)]
-    res["loss_curve"] = {
-        "steps": args.steps,
-        "same_init": same_init,
-        "same_batches": True,
-        "fp32": A.losses,
-        "bf16": B.losses,
-        "rel_diff": rel,
-        "max_rel_diff": max(rel),
-        "final_fp32": A.losses[-1],
-        "final_bf16": B.losses[-1],
-        "tolerance": LOSS_TOL,
-        "pass": max(rel) <= LOSS_TOL,
-        "definition": "max over steps of |loss_bf16 - loss_fp32| / loss_fp32; both runs start from the same "
-                      "LoRA init (add_lora seed 0) and see the same batches in the same order",
-    }
+    if "emguard_fp32" in ours and "emguard_bf16" in ours:
+        A, B = ours["emguard_fp32"], ours["emguard_bf16"]
+        rel = [abs(b - a) / a for a, b in zip(A.losses, B.losses)]
+        res["loss_curve"] = {
+            "steps": args.steps, "same_init": same_init, "same_batches": True,
+            "fp32": A.losses, "bf16": B.losses, "rel_diff": rel, "max_rel_diff": max(rel),
+            "final_fp32": A.losses[-1], "final_bf16": B.losses[-1], "tolerance": LOSS_TOL, "pass": max(rel) <= LOSS_TOL,
+            "definition": "max over steps of |loss_bf16 - loss_fp32| / loss_fp32; both runs start from the same "
+                          "LoRA init (add_lora seed 0) and see the same batches in the same order",
+        }
+    res["same_lora_init_all_emguard_variants"] = same_init
+    if "emguard_fp32_logits" in ours and "emguard_fp32" in ours:
+        a, b = ours["emguard_fp32_logits"].losses, ours["emguard_fp32"].losses
+        res["fused_ce_loss_max_rel_diff"] = max(abs(x - y) / x for x, y in zip(a, b))
 
     # free the in-process models before the subprocess probes
-    run = r = None  # noqa: F841 - loop variables still referencing runs
-    del A, B, trl_runs, base
+    run = r = A = B = None  # noqa: F841 - loop variables still referencing runs
+    del ours, trl_runs, runs, base
     import gc as _gc
     _gc.collect()
 
@@ -819,15 +871,16 @@ def main_bench(args) -> dict[str, Any]:
         "method": f"fresh subprocess per variant: load model, build the variant, reset VmHWM (write 5 to "
                   f"/proc/self/clear_refs), run {args.probe_steps} optimizer steps (TRL: one train() call), "
                   "read VmHWM from /proc/self/status. peak_rss_gb is the whole process's resident peak during "
-                  "the steps (weights included); step_increase_gb = peak - RSS just before the steps.",
+                  "the steps (weights included); step_increase_gb = peak - RSS just before the steps. On a GPU "
+                  "also torch.cuda.max_memory_allocated over the steps (gpu_peak_allocated_gb).",
     }
     if not args.skip_memory:
-        probes = ["emguard_fp32", "emguard_bf16"] + ([] if args.skip_trl else list(args.trl_variants))
-        for v in probes:
+        for v in names:
             log(f"memory probe: {v} (subprocess)")
             mem[v] = run_probe(v, args)
             if "peak_rss_gb" in mem[v]:
-                log(f"  peak RSS {mem[v]['peak_rss_gb']:.2f} GB (before steps {mem[v]['rss_before_steps_gb']:.2f} GB)")
+                log(f"  peak RSS {mem[v]['peak_rss_gb']:.2f} GB (before steps {mem[v]['rss_before_steps_gb']:.2f} GB)"
+                    + (f", GPU peak {mem[v]['gpu_peak_allocated_gb']:.2f} GB" if "gpu_peak_allocated_gb" in mem[v] else ""))
     res["memory"] = mem
 
     # ---- check against finetune() ----------------------------------------------------------------------
@@ -840,17 +893,21 @@ def main_bench(args) -> dict[str, Any]:
                 f"{'PASS' if lc['pass'] else 'FAIL'}")
 
     # ---- goals -----------------------------------------------------------------------------------------------
+    share = lambda n: variants.get(n, {}).get("share_of_matching_peak")  # noqa: E731
+    lc = res.get("loss_curve", {})
     res["goals"] = {
-        "fp32_vs_trl": goal(res["ratios"]["fp32_over_trl"], GOALS["fp32_vs_trl"]),
-        "fp32_share_of_matmul_peak": goal(variants["emguard_fp32"].get("share_of_fp32_matmul_peak"),
-                                          GOALS["fp32_share_of_matmul_peak"]),
-        "bf16_vs_fp32": goal(res["ratios"]["bf16_over_fp32"], GOALS["bf16_vs_fp32"]),
-        "bf16_vs_trl": goal(res["ratios"]["bf16_over_trl"], GOALS["bf16_vs_trl"]),
-        "bf16_loss_max_rel_diff": goal(res["loss_curve"]["max_rel_diff"], GOALS["bf16_loss_max_rel_diff"], higher=False),
+        "fp32_vs_trl_fp32_no_gc": goal(res["ratios"]["fp32_over_trl_no_gc"], GOALS["fp32_vs_trl_fp32_no_gc"]),
+        "bf16_vs_trl_bf16_no_gc": goal(res["ratios"]["bf16_over_trl_bf16"], GOALS["bf16_vs_trl_bf16_no_gc"],
+                                       why_none=why_no_bf16),
+        "fp32_share_of_fp32_peak": goal(share("emguard_fp32"), GOALS["fp32_share_of_fp32_peak"]),
+        "bf16_share_of_bf16_peak": goal(share("emguard_bf16"), GOALS["bf16_share_of_bf16_peak"], why_none=why_no_bf16),
+        "bf16_loss_max_rel_diff": goal(lc.get("max_rel_diff"), GOALS["bf16_loss_max_rel_diff"], higher=False,
+                                       why_none=why_no_bf16),
     }
     res["goals_note"] = (
-        "TRL = SFTTrainer fp32 with its defaults (gradient checkpointing on); the ratios against TRL with "
-        "gradient checkpointing off are in `ratios` (*_no_gc). "
+        "Every goal compares like with like: same batch, length, masking, precision and checkpointing (TRL "
+        "without gradient checkpointing, its default being on). Checkpointing's speed and memory trade for "
+        "both tools is in ratios.gc_speed and the memory table. "
         + ("QUICK MODE: tiny shapes, numbers are not meaningful for the goals." if args.quick else "")
     )
     res["machine"]["loadavg_at_end"] = C.loadavg()
@@ -861,49 +918,78 @@ def main_bench(args) -> dict[str, Any]:
 def markdown(res: dict[str, Any]) -> str:
     m, s, v, g = res["machine"], res["settings"], res["variants"], res["goals"]
     mem = res.get("memory", {})
-    trl = v.get("trl_fp32", {}).get("tokens_per_s")
     fmt_tps = lambda x: f"{x:.0f}" if x is not None and x >= 10 else (f"{x:.3g}" if x is not None else "-")  # noqa: E731
+    tps = {k: d.get("tokens_per_s") for k, d in v.items()}
+
+    def vs_trl(name: str, d: dict[str, Any]) -> str:
+        other = f"trl_{'bf16' if d['bf16'] else 'fp32'}_{'gc' if d['gc'] else 'no_gc'}"
+        r = ratio(tps.get(name), tps.get(other)) if name != other else 1.0
+        return f"{r:.2f}x ({other})" if r else "-"
+
+    def mem_cell(name: str) -> str:
+        e = mem.get(name)
+        if not isinstance(e, dict) or "peak_rss_gb" not in e:
+            return "-"
+        return f"{e['peak_rss_gb']:.2f}" + (f" / GPU {e['gpu_peak_allocated_gb']:.2f}" if "gpu_peak_allocated_gb" in e else "")
+
     rows = []
     for name, d in v.items():
         sp = d["s_per_step"]
         rows.append([
-            name,
-            fmt_tps(d.get("tokens_per_s")),
+            name, fmt_tps(d.get("tokens_per_s")),
             f"{sp['median']:.3g}" if sp.get("median") else "-",
             f"{sp['rel_range']:.0%}" if sp.get("rel_range") is not None else "-",
-            f"{d['tokens_per_s'] / trl:.2f}x" if trl and d.get("tokens_per_s") else "-",
-            f"{d['share_of_fp32_matmul_peak']:.0%}" if d.get("share_of_fp32_matmul_peak") is not None else "-",
-            f"{mem[name]['peak_rss_gb']:.2f}" if isinstance(mem.get(name), dict) and "peak_rss_gb" in mem[name] else "-",
+            vs_trl(name, d),
+            f"{d['share_of_matching_peak']:.0%} of {'bf16' if d['bf16'] else 'fp32'}" if d.get("share_of_matching_peak") is not None else "-",
+            mem_cell(name),
         ])
+    fmt_goal = lambda d: "n/a" if d["pass"] is None else ("PASS" if d["pass"] else "FAIL")  # noqa: E731
     goal_rows = [[k, f"{d['value']:.3g}" if d["value"] is not None else "-", f"{d.get('op', '>=')} {d['threshold']}",
-                  {True: "PASS", False: "FAIL", None: "n/a"}[d["pass"]]] for k, d in g.items()]
-    lc = res["loss_curve"]
-    trl_mode = v.get("trl_fp32", v.get("trl_fp32_no_gc", {})).get("loss_mode")
+                  fmt_goal(d)] for k, d in g.items()]
+    gc_rows = []
+    for t in ("emguard_fp32", "emguard_bf16", "trl_fp32", "trl_bf16"):
+        off = t if t.startswith("emguard") else f"{t}_no_gc"
+        on = f"{t}_gc"
+        if off in v and on in v:
+            mo, mn = mem.get(off, {}), mem.get(on, {})
+            key = "gpu_peak_allocated_gb" if "gpu_peak_allocated_gb" in mo else "step_increase_gb"
+            gc_rows.append([t, f"{ratio(tps.get(on), tps.get(off)):.2f}x",
+                            f"{mo.get(key, float('nan')):.2f} -> {mn.get(key, float('nan')):.2f}" if key in mo and key in mn else "-"])
+    trl_mode = next((d.get("loss_mode") for d in v.values() if d.get("tool") == "trl"), None)
     out = [
         f"## {res['timestamp']}{' (QUICK: not meaningful)' if res['quick'] else ''}",
         "",
-        f"{m['cpu_model']}, {s['threads']} threads (of {m['usable_cores']} usable cores), torch {m['torch']}, "
-        f"transformers {m.get('transformers')}, peft {m.get('peft')}, trl {m.get('trl')}; "
-        f"loadavg start {m.get('loadavg_at_start')} end {m.get('loadavg_at_end')}.",
+        f"{m['cpu_model']}{', ' + m['gpu'] if m.get('gpu') else ''}, device {s.get('device', 'cpu')}, {s['threads']} threads "
+        f"(of {m['usable_cores']} usable cores), torch {m['torch']}, transformers {m.get('transformers')}, "
+        f"peft {m.get('peft')}, trl {m.get('trl')}; loadavg start {m.get('loadavg_at_start')} end {m.get('loadavg_at_end')}.",
         f"Batch {s['batch']} x {s['seq']} tokens, LoRA r {LORA['r']} alpha {LORA['alpha']:g} rsLoRA, all linear layers, "
         f"assistant-only loss ({res['data']['assistant_share_mean']:.0%} of tokens labelled), "
         f"{s['steps']} steps per variant, first {s['warmup_steps_excluded']} excluded, medians.",
-        f"Matmul peak ({res['matmul']['n']}^3): fp32 {res['matmul']['fp32_gflops']:.0f} GFLOP/s, "
-        f"bf16 {res['matmul']['bf16_gflops']:.0f} GFLOP/s.",
+        f"Matmul peak ({res['matmul']['n']}^3): fp32 {res['matmul']['fp32_gflops']:.3g} GFLOP/s, "
+        f"bf16 {res['matmul']['bf16_gflops']:.3g} GFLOP/s.",
+        *([f"bf16 variants not run: {s['bf16_left_out']}."] if s.get("bf16_left_out") else []),
         "",
-        C.md_table(["variant", "tokens/s", "s/step", "spread", "vs TRL", "of fp32 peak", "peak RSS GB"], rows),
-        "",
-        f"bf16 vs fp32 loss over {lc['steps']} steps: max rel. diff {lc['max_rel_diff']:.2%} (tolerance "
-        f"{lc['tolerance']:.0%}), final fp32 {lc['final_fp32']:.4f}, bf16 {lc['final_bf16']:.4f}."
-        + (f" TRL loss mode: {trl_mode}." if trl_mode else ""),
-        "",
-        C.md_table(["goal", "value", "target", "result"], goal_rows),
+        C.md_table(["variant", "tokens/s", "s/step", "spread", "vs TRL (same precision and checkpointing)",
+                    "of matching matmul peak", "peak RSS GB"], rows),
         "",
     ]
+    if gc_rows:
+        out += ["Gradient checkpointing, on vs off (speed; memory: the steps' increase over the loaded model, "
+                "GB):", "", C.md_table(["tool", "speed with GC", "memory off -> on"], gc_rows), ""]
+    lc = res.get("loss_curve")
+    if lc:
+        out += [f"bf16 vs fp32 loss over {lc['steps']} steps: max rel. diff {lc['max_rel_diff']:.2%} (tolerance "
+                f"{lc['tolerance']:.0%}), final fp32 {lc['final_fp32']:.4f}, bf16 {lc['final_bf16']:.4f}.", ""]
+    if res.get("fused_ce_loss_max_rel_diff") is not None:
+        out += [f"Fused CE vs full-logits CE: speed {res['ratios']['fused_ce_gain']:.2f}x, loss max rel. diff "
+                f"{res['fused_ce_loss_max_rel_diff']:.1e}.", ""]
+    if trl_mode:
+        out += [f"TRL loss mode: {trl_mode}.", ""]
     lcheck = res.get("loop_check")
     if isinstance(lcheck, dict) and "pass" in lcheck:
-        out[-3:-3] = ["", f"Benchmarked step vs `finetune()` (2 steps): max rel. loss diff {lcheck['max_rel_diff']:.1e} "
-                      f"({'PASS' if lcheck['pass'] else 'FAIL'})."]
+        out += [f"Benchmarked step vs `finetune()` (2 steps): max rel. loss diff {lcheck['max_rel_diff']:.1e} "
+                f"({'PASS' if lcheck['pass'] else 'FAIL'}).", ""]
+    out += [C.md_table(["goal", "value", "target", "result"], goal_rows), ""]
     return "\n".join(out)
 
 
@@ -917,28 +1003,33 @@ def parse_args(argv=None):
     p.add_argument("--batch", type=int, default=None, help="examples per step (default 8; quick 2)")
     p.add_argument("--seq", type=int, default=None, help="tokens per example (default 256; quick 64)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all usable cores)")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda when available)")
     p.add_argument("--quick", action="store_true", help="tiny smoke run: 3 steps, batch 2 x 64, 512^3 matmul")
-    p.add_argument("--skip-trl", action="store_true", help="do not run TRL")
-    p.add_argument("--trl-variants", default="trl_fp32,trl_fp32_no_gc",
-                   help="comma list of trl_fp32 (TRL defaults: gradient checkpointing on) and trl_fp32_no_gc")
-    p.add_argument("--skip-memory", action="store_true", help="skip the peak-RSS subprocesses")
+    p.add_argument("--variants", default=None,
+                   help=f"comma list of {', '.join(VARIANTS)} (default: all, bf16 ones only where bf16 is native)")
+    p.add_argument("--skip-memory", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--skip-loop-check", action="store_true", help="skip the check against finetune()")
     p.add_argument("--probe-steps", type=int, default=None, help="steps per memory probe (default 3; quick 2)")
-    p.add_argument("--matmul-n", type=int, default=None, help="matmul size (default 2048; quick 512)")
+    p.add_argument("--matmul-n", type=int, default=None, help="matmul size (default 2048 on CPU, 8192 on GPU; quick 512)")
     p.add_argument("--matmul-reps", type=int, default=None, help="reps per dtype, at start and at end (default 5)")
     p.add_argument("--_probe", default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     q = a.quick
+    if a.device == "auto":
+        import torch
+
+        a.device = "cuda" if torch.cuda.is_available() else "cpu"
     defaults = {"steps": 3 if q else 20, "warmup": 1 if q else 2, "rounds": 1 if q else 3, "batch": 2 if q else 8,
                 "seq": 64 if q else 256, "threads": C.n_cores(), "probe_steps": 2 if q else 3,
-                "matmul_n": 512 if q else 2048, "matmul_reps": 2 if q else 5}
+                "matmul_n": 512 if q else (2048 if a.device == "cpu" else 8192), "matmul_reps": 2 if q else 5}
     for k, d in defaults.items():
         if getattr(a, k) is None:
             setattr(a, k, d)
-    a.trl_variants = [x.strip() for x in a.trl_variants.split(",") if x.strip()]
-    bad = set(a.trl_variants) - {"trl_fp32", "trl_fp32_no_gc"}
-    if bad:
-        p.error(f"unknown TRL variant(s) {sorted(bad)}")
+    if a.variants is not None:
+        a.variants = [x.strip() for x in a.variants.split(",") if x.strip()]
+        bad = set(a.variants) - set(VARIANTS)
+        if bad:
+            p.error(f"unknown variant(s) {sorted(bad)}; known: {', '.join(VARIANTS)}")
     if a.warmup >= a.steps:
         p.error("--warmup must be smaller than --steps")
     return a
