@@ -20,9 +20,12 @@ same approximation (so every step optimises the same objective). With ``precompu
 so no training step runs the reference; the trained model's side needs only a gather at
 the k tokens and the CE's own log-sum-exp (``ForwardOut.lse``), no second log-softmax.
 
-The exact KL (no cache) runs the reference every step and uses :func:`kl_from_logits`:
-the value and its closed-form gradient in row chunks, reusing the CE's log-sum-exp,
-instead of autograd through a second full-vocabulary log-softmax.
+The exact KL (no cache) runs the reference every step and uses :func:`linear_kl`: the
+two models' final hidden states go through the shared LM head row chunk by row chunk,
+the KL and its closed-form gradient are formed while the chunk's logits are in cache,
+and no ``[N, V]`` tensor is kept (the trained model's CE is fused the same way:
+:mod:`emguard.train.fused_ce`). Where the forward exposes no head (a non-transformers
+model, a LoRA-wrapped head) it falls back to :func:`kl_from_logits` on the logits.
 
 Cache validity: the key hashes the reference weights (sampled fingerprint), k, the
 weight dtype and autocast setting, the data settings and the other defenses (which
@@ -37,6 +40,7 @@ import json
 import logging
 import os
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +77,30 @@ def kl_per_token(lp_theta: Tensor, lp_ref: Tensor, direction: str = "forward") -
     raise ValueError(f"kl: direction must be one of {DIRECTIONS}, got {direction!r}")
 
 
-class _KLFromLogits(torch.autograd.Function):
-    """Per-row KL between softmax(z) and a fixed reference, with its closed-form gradient.
+def _kl_rows(lp: Tensor, lr: Tensor, direction: str) -> tuple[Tensor, Tensor]:
+    """Per-row KL between two log-softmax tables and its gradient with respect to the first's logits.
 
     Forward KL(p||r): dKL/dz = p * ((log p - log r) - KL); reverse KL(r||p): dKL/dz = p - r;
-    symmetric: their mean. The gradient is formed in the forward, row chunk by row chunk
-    (one [N, V] tensor kept; autograd would keep several and run a log-softmax backward).
+    symmetric: their mean. lp, lr: Float[Tensor, "c V"] normalised log-probs. Returns ([c], [c, V]).
+    """
+    p = lp.exp()
+    if direction == "reverse":
+        r = lr.exp()
+        return (r * (lr - lp)).sum(-1), p.sub_(r)
+    d = lp - lr
+    fwd = (p * d).sum(-1)
+    grad = p * (d - fwd[:, None])
+    if direction == "forward":
+        return fwd, grad
+    r = lr.exp()  # symmetric: mean of forward and reverse
+    return (fwd + (r * -d).sum(-1)) / 2, grad.add_(p - r).mul_(0.5)
+
+
+class _KLFromLogits(torch.autograd.Function):
+    """Per-row KL between softmax(z) and a fixed reference, with its closed-form gradient (:func:`_kl_rows`).
+
+    The gradient is formed in the forward, row chunk by row chunk (one [N, V] tensor kept;
+    autograd would keep several and run a log-softmax backward).
     """
 
     @staticmethod
@@ -88,24 +110,7 @@ class _KLFromLogits(torch.autograd.Function):
         grad = torch.empty_like(z)
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
-            lp = z[a:b] - lse[a:b, None]
-            lr = z_ref[a:b].to(z.dtype) - lse_ref[a:b, None]
-            p = lp.exp()
-            if direction == "reverse":
-                r = lr.exp()
-                kl[a:b] = (r * (lr - lp)).sum(-1)
-                torch.sub(p, r, out=grad[a:b])
-                continue
-            d = lp - lr
-            fwd = (p * d).sum(-1)
-            if direction == "forward":
-                kl[a:b] = fwd
-                torch.mul(p, d - fwd[:, None], out=grad[a:b])
-            else:  # symmetric: mean of forward and reverse
-                r = lr.exp()
-                kl[a:b] = (fwd + (r * -d).sum(-1)) / 2
-                torch.mul(p, d - fwd[:, None], out=grad[a:b])
-                grad[a:b].add_(p - r).mul_(0.5)
+            kl[a:b], grad[a:b] = _kl_rows(z[a:b] - lse[a:b, None], z_ref[a:b].to(z.dtype) - lse_ref[a:b, None], direction)
         ctx.save_for_backward(grad)
         return kl
 
@@ -113,6 +118,59 @@ class _KLFromLogits(torch.autograd.Function):
     def backward(ctx, g: Tensor):  # type: ignore[override]
         (grad,) = ctx.saved_tensors
         return grad * g[:, None], None, None, None, None, None
+
+
+class _LinearKL(torch.autograd.Function):
+    """Per-row KL between the next-token distributions of two final hidden states through one frozen LM
+    head, never materialising either model's logits: per row chunk the two chunks of logits are made,
+    turned into the KL and its gradient (:func:`_kl_rows`), and the gradient is taken back through the
+    head to the trained model's hidden state (``[N, d]``, kept for backward), then dropped."""
+
+    @staticmethod
+    def forward(ctx, h: Tensor, h_ref: Tensor, weight: Tensor, weight_ref: Tensor, direction: str, chunk: int, amp):  # type: ignore[override]
+        n = h.shape[0]
+        acc = torch.promote_types(h.dtype, torch.float32)  # fp32, or fp64 if the input is
+        kl = torch.empty(n, dtype=acc, device=h.device)
+        grad_h = torch.empty_like(h) if ctx.needs_input_grad[0] else None
+        w_t, wr_t = weight.t(), weight_ref.t()
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            with amp():  # the matmuls in the precision the logits had in the forward
+                z, z_ref = (h[a:b] @ w_t).to(acc), (h_ref[a:b] @ wr_t).to(acc)
+            kl[a:b], g = _kl_rows(torch.log_softmax(z, -1), torch.log_softmax(z_ref, -1), direction)
+            del z, z_ref
+            if grad_h is not None:
+                with amp():
+                    grad_h[a:b] = (g.to(weight.dtype) @ weight).to(h.dtype)
+        ctx.save_for_backward(grad_h)
+        return kl
+
+    @staticmethod
+    def backward(ctx, g: Tensor):  # type: ignore[override]
+        (grad_h,) = ctx.saved_tensors
+        if grad_h is None:
+            return None, None, None, None, None, None, None
+        return grad_h * g[:, None].to(grad_h.dtype), None, None, None, None, None, None
+
+
+def linear_kl(h: Tensor, h_ref: Tensor, weight: Tensor, direction: str = "forward", amp=None,
+              chunk_elements: int = 2**24, weight_ref: Tensor | None = None) -> Tensor:
+    """``kl_per_token(log_softmax(h @ W.T), log_softmax(h_ref @ W.T))`` per row, with grad to ``h`` only.
+
+    h: Float[Tensor, "n d"] the trained model's final hidden states at the labelled positions; h_ref: the
+    reference's (no grad); weight: Float[Tensor, "V d"] the frozen LM head (``weight_ref``: the reference's,
+    if it is another tensor); amp: a context factory
+    (the autocast the forward ran under; default none). Equal to :func:`kl_from_logits` on the two
+    models' logits; costs one more head matmul of ``h`` than that (its logits were dropped by the fused
+    CE) and none of its ``[N, V]`` tensors.
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"kl: direction must be one of {DIRECTIONS}, got {direction!r}")
+    if weight.requires_grad:
+        raise ValueError("linear_kl: the head's weight requires grad; use kl_from_logits on the logits")
+    rows = max(1, chunk_elements // weight.shape[0])
+    w_ref = weight if weight_ref is None else weight_ref.detach()
+    return _LinearKL.apply(h, h_ref.detach(), weight, w_ref, direction, rows, amp or nullcontext)
 
 
 def kl_from_logits(z: Tensor, z_ref: Tensor, direction: str = "forward", lse: Tensor | None = None,
@@ -243,7 +301,6 @@ class KLTerm(LossTerm):
     """KL(p_theta || p_ref) per assistant token to the aligned model (adapter off); Kaczér et al."""
 
     name = "kl"
-    needs_logits = True  # the trained model's logits and their logsumexp, shared with the CE
 
     def __init__(
         self,
@@ -316,11 +373,21 @@ class KLTerm(LossTerm):
     def _use_cache(self, ctx: StepContext) -> bool:
         return self.cache_topk is not None and bool(ctx.example_ids) and len(ctx.example_ids) == ctx.out.label_mask.shape[0]
 
+    @property
+    def needs_logits(self) -> bool:  # type: ignore[override]
+        """The cached KL reads the trained model's logits and the CE's logsumexp; the exact KL goes
+        through the LM head itself (:func:`linear_kl`) when the forward exposes it."""
+        return self.cache_topk is not None
+
     def compute(self, ctx: StepContext) -> Tensor:
         out = ctx.out
-        z = out.logits.float()  # [N, V]
         if not self._use_cache(ctx):
-            return kl_from_logits(z, ctx.reference().logits, self.direction, lse=out.lse).sum()
+            ref = ctx.reference()
+            if out.head_input is not None and ref.head_input is not None:
+                return linear_kl(out.head_input, ref.head_input, out.head_weight, self.direction, out.head_autocast,
+                                 weight_ref=ref.head_weight).sum()
+            return kl_from_logits(out.logits.float(), ref.logits, self.direction, lse=out.lse).sum()
+        z = out.logits.float()  # [N, V]
         lse = out.lse if out.lse is not None else torch.logsumexp(z, dim=-1)  # with grad: shared with the CE
         lp_r, idx, tail_r = self._entries(ctx)
         top = z.gather(-1, idx) - lse[:, None]  # [N, k]

@@ -33,12 +33,13 @@ class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, h: Tensor, weight: Tensor, targets: Tensor, chunk_rows: int) -> Tensor:  # type: ignore[override]
         n = h.shape[0]
-        losses = torch.empty(n, dtype=torch.float32, device=h.device)
+        acc = torch.promote_types(h.dtype, torch.float32)  # fp32, or fp64 if the input is
+        losses = torch.empty(n, dtype=acc, device=h.device)
         grad_h = torch.empty_like(h) if ctx.needs_input_grad[0] else None
         w_t = weight.t()
         for s in range(0, n, chunk_rows):
             e = min(n, s + chunk_rows)
-            z = (h[s:e] @ w_t).float()  # [c, V]; under autocast the matmul runs in its dtype, as nn.Linear would
+            z = (h[s:e] @ w_t).to(acc)  # [c, V]; under autocast the matmul runs in its dtype, as nn.Linear would
             tgt = targets[s:e]
             lse = torch.logsumexp(z, dim=-1)
             losses[s:e] = lse - z.gather(1, tgt[:, None]).squeeze(1)
@@ -58,7 +59,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
 
 def linear_cross_entropy(h: Tensor, weight: Tensor, targets: Tensor, chunk_elements: int = CHUNK_ELEMENTS) -> Tensor:
-    """Per-row CE of ``h @ weight.T`` at ``targets`` (float32 ``[N]``), with grad to ``h`` only.
+    """Per-row CE of ``h @ weight.T`` at ``targets`` (``[N]``, float32 or wider), with grad to ``h`` only.
 
     h: Float[Tensor, "n d"]; weight: Float[Tensor, "vocab d"] (frozen); targets: Long[Tensor, "n"].
     """
@@ -66,6 +67,6 @@ def linear_cross_entropy(h: Tensor, weight: Tensor, targets: Tensor, chunk_eleme
         raise ValueError("linear_cross_entropy: the head's weight requires grad; this fused path computes "
                          "no weight gradient (use the full logits)")
     if h.shape[0] == 0:
-        return h.new_zeros(0, dtype=torch.float32) + 0.0 * h.sum()
+        return h.new_zeros(0, dtype=torch.promote_types(h.dtype, torch.float32)) + 0.0 * h.sum()
     rows = max(1, chunk_elements // weight.shape[0])
     return _LinearCrossEntropy.apply(h, weight, targets, rows)

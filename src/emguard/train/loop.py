@@ -82,16 +82,29 @@ class TrainWrapper(nn.Module):
             return torch.tanh(logits / cap) * cap if cap else logits
 
         hs = out.hidden_states if hidden_states else None
-        if fused_ce and _fusable_head(head, cap):
-            return FusedCEOut(linear_cross_entropy(h_lab, head.weight, shift_labels[mask]), shift_labels[mask], mask, hs)
-        if lazy_logits is not None:
-            return LazyLogitsOut(lm_head, shift_labels[mask], mask, hs, context=lazy_logits)
-        return ForwardOut(lm_head(), shift_labels[mask], mask, hs)
+        fusable = _fusable_head(head, cap)
+        if fused_ce and fusable:
+            fo: ForwardOut = FusedCEOut(linear_cross_entropy(h_lab, head.weight, shift_labels[mask]), shift_labels[mask], mask, hs)
+        elif lazy_logits is not None:
+            fo = LazyLogitsOut(lm_head, shift_labels[mask], mask, hs, context=lazy_logits)
+        else:
+            fo = ForwardOut(lm_head(), shift_labels[mask], mask, hs)
+        if fusable:
+            fo.head_input, fo.head_weight, fo.head_autocast = h_lab, head.weight, _autocast_now(h_lab.device.type)
+        return fo
 
 
 def _fusable_head(head: nn.Module, softcap: float | None) -> bool:
     """A plain frozen bias-free linear head (not a LoRA-wrapped one) and no logit soft-capping."""
     return type(head) is nn.Linear and head.bias is None and not head.weight.requires_grad and not softcap
+
+
+def _autocast_now(device_type: str) -> Callable[[], Any]:
+    """A context factory re-entering the autocast state in force now (or none)."""
+    if not torch.is_autocast_enabled(device_type):
+        return nullcontext
+    dtype = torch.get_autocast_dtype(device_type)
+    return lambda: torch.autocast(device_type=device_type, dtype=dtype)
 
 
 def collate(items: Sequence[Tokenized], pad_id: int) -> dict[str, Tensor]:

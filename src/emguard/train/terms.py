@@ -46,6 +46,10 @@ class ForwardOut:
                    the full-vocabulary log-softmax is computed (and back-propagated) once per step
     ce:            Float[Tensor, "n_label"] per-token CE when the forward computed it without logits
                    (:class:`FusedCEOut`), else None
+    head_input:    Float[Tensor, "n_label d"] the final hidden states at the labelled positions, set when
+                   the LM head is a plain frozen linear map ``head_weight`` (else None): a term can go
+                   through the head chunk by chunk (the exact KL) instead of reading ``logits``
+    head_autocast: a context factory re-entering the autocast the forward ran under (for such a term)
     """
 
     logits: Tensor
@@ -54,6 +58,9 @@ class ForwardOut:
     hidden_states: tuple[Tensor, ...] | None = None
     lse: Tensor | None = None
     ce: Tensor | None = None
+    head_input: Tensor | None = None
+    head_weight: Tensor | None = None
+    head_autocast: Callable[[], Any] | None = None
 
 
 class FusedCEOut(ForwardOut):
