@@ -59,6 +59,9 @@ GOALS = {  # value <= threshold
     "kl_step_ratio": 1.4,
     "ldifs_step_ratio": 1.45,
     "anchor_step_ratio": 1.1,
+    # the total cost of a one-epoch run (the paper's setting), one-time passes included (issue 15)
+    "anchor_epoch_total_ratio": 1.1,
+    "kl_epoch_total_ratio": 1.4,
     "interleave_epoch_ratio": 1.06,
     "safelora_all_modules_s": 5.0,
     "kl_cached_epoch2_step_ratio": 1.1,
@@ -770,16 +773,62 @@ def interleave_estimates(il: dict[str, Any]) -> dict[str, Any]:
                                 "the per-step ratios of steps run back to back."}
 
 
+EPOCH_STEPS = 300  # one epoch of the preregistered CPU study (1,200 examples, batch 4): the one-time passes' share
+
+
+def epoch_totals(res: dict[str, Any], dt: str, epoch_steps: int = EPOCH_STEPS) -> dict[str, Any]:
+    """The total CPU cost of a one-epoch run per defense / plain's, one-time passes included.
+
+    anchor (its defaults: cache + precompute) = (E x cached step + reference precompute of the epoch's rows
+    + the cold probe) / (E x plain step); kl (exact) = its step ratio (no one-time pass); kl_cached = (E x
+    cached step + precompute) / (E x plain). E = ``epoch_steps``; the precompute scales with the epoch's rows
+    (measured per row), the probe is fixed.
+    """
+    st = res.get("steps", {})
+    r = st.get("ratios", {})
+    plain = ((st.get("variants", {}).get(f"plain_{dt}") or {}).get("cpu_s_per_step") or {}).get("median")
+    batch = res.get("settings", {}).get("batch") or 8
+    out: dict[str, Any] = {"epoch_steps": epoch_steps, "batch": batch}
+    if not plain:
+        return out
+    ap = res.get("anchor_probe") or st.get("anchor_probe") or {}
+    probe_cpu = ap.get("cold_cpu_s") or (st.get("setup_s") or {}).get(f"anchor_cached_{dt}_cpu")
+    for vname, fixed in (("anchor_cached", probe_cpu or 0.0), ("kl_cached", 0.0)):
+        pre = (st.get("reference_precompute") or {}).get(f"{vname}_{dt}")
+        step = r.get(f"{vname}_{dt}")
+        if step is None or not pre or not pre.get("rows"):
+            continue
+        per_row = pre["cpu_s"] / pre["rows"]
+        total = (epoch_steps * step * plain + per_row * epoch_steps * batch + fixed) / (epoch_steps * plain)
+        out[vname] = {"value": round(total, 3), "step": step, "precompute_share": round(per_row * batch / plain, 3),
+                      "fixed_s": round(fixed, 2), "fixed_share": round(fixed / (epoch_steps * plain), 4)}
+    if r.get(f"kl_{dt}") is not None:
+        out["kl"] = {"value": r[f"kl_{dt}"], "step": r[f"kl_{dt}"], "precompute_share": 0.0}
+    return out
+
+
 def compute_goals(res: dict[str, Any]) -> dict[str, Any]:
     r = res.get("steps", {}).get("ratios", {})
     g: dict[str, Any] = {}
     for dt in res.get("settings", {}).get("dtypes", []):
         g[f"kl_step_ratio_{dt}"] = goal(r.get(f"kl_{dt}"), GOALS["kl_step_ratio"])
         g[f"ldifs_step_ratio_{dt}"] = goal(r.get(f"ldifs_{dt}"), GOALS["ldifs_step_ratio"])
-        # anchor as shipped (cache + precompute, the defaults): every step at the cached cost, after the
-        # one-time probe and reference pass (both reported below); without the cache it pays a reference forward
-        g[f"anchor_step_ratio_{dt}"] = goal(r.get(f"anchor_cached_{dt}"), GOALS["anchor_step_ratio"])
-        g[f"anchor_step_ratio_{dt}"]["measure"] = "defaults (cache + precompute): the cached step"
+        # the goals of issue 15: the total of a one-epoch run, one-time passes included
+        tot = epoch_totals(res, dt)
+        anc = tot.get("anchor_cached", {})
+        g[f"anchor_epoch_total_ratio_{dt}"] = goal(anc.get("value"), GOALS["anchor_epoch_total_ratio"])
+        g[f"anchor_epoch_total_ratio_{dt}"].update(
+            measure=f"anchor as shipped (cache + precompute): (E x cached step + reference pass + cold probe) / "
+                    f"(E x plain step), CPU time, E = {tot['epoch_steps']} steps", parts=anc)
+        g[f"kl_epoch_total_ratio_{dt}"] = goal((tot.get("kl") or {}).get("value"), GOALS["kl_epoch_total_ratio"])
+        g[f"kl_epoch_total_ratio_{dt}"]["measure"] = "exact KL: a reference forward every step, no one-time pass"
+        if "kl_cached" in tot:
+            g[f"kl_cached_epoch_total_ratio_{dt}"] = {"value": tot["kl_cached"]["value"], "threshold": "report only",
+                                                      "pass": None, "parts": tot["kl_cached"]}
+        # superseded as the anchor's goal (issue 15: it left the one-time passes out): the cached step alone
+        g[f"anchor_step_ratio_{dt}"] = {"value": r.get(f"anchor_cached_{dt}"), "threshold": "report only", "pass": None,
+                                        "measure": "the cached step alone (was the goal until 2026-11-26; superseded "
+                                                   "by anchor_epoch_total_ratio)"}
         g[f"anchor_nocache_step_ratio_{dt}"] = {"value": r.get(f"anchor_{dt}"), "threshold": "report only", "pass": None}
         pre = (res.get("steps", {}).get("reference_precompute") or {}).get(f"anchor_cached_{dt}")
         plain = ((res.get("steps", {}).get("variants", {}).get(f"plain_{dt}") or {}).get("cpu_s_per_step") or {}).get("median")

@@ -164,9 +164,9 @@ def _logprobs_tokenized(model, tokenizer, toks: Sequence[Tokenized], batch_size:
             tgt = batch["labels"][:, 1:]
             mask = tgt != IGNORE
             lp = torch.zeros_like(tgt, dtype=torch.float32)
-            if mask.any():
-                out_ = TrainWrapper(model)(**batch)  # LM head at labelled positions only
-                lp[mask] = -F.cross_entropy(out_.logits, out_.targets, reduction="none")
+            if mask.any():  # LM head at labelled positions only, through the fused CE where the head allows
+                out_ = TrainWrapper(model)(fused_ce=True, **batch)
+                lp[mask] = -(out_.ce if out_.ce is not None else F.cross_entropy(out_.logits, out_.targets, reduction="none"))
             sums, counts = lp.sum(-1).tolist(), mask.sum(-1).tolist()
             for i, s, c in zip(idx, sums, counts):
                 out[i] = (float(s), int(c))
