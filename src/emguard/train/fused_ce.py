@@ -9,14 +9,15 @@ so it works for any weighting of the rows (a sum, a mean, a masked sum).
 
 What this saves against the plain path (an ``[N, V]`` logits tensor, its logsumexp,
 the gather's zero-filled ``[N, V]`` gradient, the add of the two): three to four full
-passes over ``N x V`` floats and their memory. Measured on the 2-core CPU (N 1228,
-V 49152, d 576): 1.3-1.6 s against 2.4-3.3 s per forward+backward of the head and
-loss (``benchmarks/results/train.md``). The same idea as Liger-Kernel's fused linear
+passes over ``N x V`` floats and their memory. Measured on the 2-core CPU, head and
+loss alone (N 1228, V 49152, d 576, forward + backward, 3 repetitions): 1.3-1.6 s
+against 2.4-3.3 s; the whole training step's gain is ``ratios.fused_ce_gain`` in
+``benchmarks/results/train.json``. The same idea as Liger-Kernel's fused linear
 cross-entropy (a Triton kernel, GPU only); here in plain torch so it runs anywhere.
 
 The head must be frozen (no weight gradient is produced) and have no bias: the
 training wrapper falls back to full logits otherwise, and whenever a loss term reads
-the trained model's logits (e.g. KL, which shares the logsumexp).
+the trained model's logits (``Defense.needs_logits``: the cached KL).
 """
 
 from __future__ import annotations
