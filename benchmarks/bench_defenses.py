@@ -776,6 +776,17 @@ def interleave_estimates(il: dict[str, Any]) -> dict[str, Any]:
 EPOCH_STEPS = 300  # one epoch of the preregistered CPU study (1,200 examples, batch 4): the one-time passes' share
 
 
+def plain_cpu_step(st: dict[str, Any], variant: str, dt: str) -> float | None:
+    """Median CPU s/step of the plain run measured in the same process as ``variant`` (a variant re-measured
+    later and merged with ``--update`` has its own plain, kept as ``plain_<dt>@<timestamp>``)."""
+    name = f"plain_{dt}"
+    for run in reversed(st.get("merged_variant_runs", [])):
+        if variant in run.get("variants", []):
+            name = f"plain_{dt}@{run['timestamp']}"
+            break
+    return ((st.get("variants", {}).get(name) or {}).get("cpu_s_per_step") or {}).get("median")
+
+
 def epoch_totals(res: dict[str, Any], dt: str, epoch_steps: int = EPOCH_STEPS) -> dict[str, Any]:
     """The total CPU cost of a one-epoch run per defense / plain's, one-time passes included.
 
@@ -786,17 +797,15 @@ def epoch_totals(res: dict[str, Any], dt: str, epoch_steps: int = EPOCH_STEPS) -
     """
     st = res.get("steps", {})
     r = st.get("ratios", {})
-    plain = ((st.get("variants", {}).get(f"plain_{dt}") or {}).get("cpu_s_per_step") or {}).get("median")
     batch = res.get("settings", {}).get("batch") or 8
     out: dict[str, Any] = {"epoch_steps": epoch_steps, "batch": batch}
-    if not plain:
-        return out
     ap = res.get("anchor_probe") or st.get("anchor_probe") or {}
     probe_cpu = ap.get("cold_cpu_s") or (st.get("setup_s") or {}).get(f"anchor_cached_{dt}_cpu")
     for vname, fixed in (("anchor_cached", probe_cpu or 0.0), ("kl_cached", 0.0)):
         pre = (st.get("reference_precompute") or {}).get(f"{vname}_{dt}")
         step = r.get(f"{vname}_{dt}")
-        if step is None or not pre or not pre.get("rows"):
+        plain = plain_cpu_step(st, f"{vname}_{dt}", dt)
+        if step is None or not pre or not pre.get("rows") or not plain:
             continue
         per_row = pre["cpu_s"] / pre["rows"]
         total = (epoch_steps * step * plain + per_row * epoch_steps * batch + fixed) / (epoch_steps * plain)
@@ -831,7 +840,7 @@ def compute_goals(res: dict[str, Any]) -> dict[str, Any]:
                                                    "by anchor_epoch_total_ratio)"}
         g[f"anchor_nocache_step_ratio_{dt}"] = {"value": r.get(f"anchor_{dt}"), "threshold": "report only", "pass": None}
         pre = (res.get("steps", {}).get("reference_precompute") or {}).get(f"anchor_cached_{dt}")
-        plain = ((res.get("steps", {}).get("variants", {}).get(f"plain_{dt}") or {}).get("cpu_s_per_step") or {}).get("median")
+        plain = plain_cpu_step(res.get("steps", {}), f"anchor_cached_{dt}", dt)
         if pre and plain and pre.get("rows"):
             batch = res.get("settings", {}).get("batch") or 8
             g[f"anchor_reference_precompute_{dt}"] = {
@@ -1028,11 +1037,10 @@ def markdown(res: dict[str, Any]) -> str:
                     if ap.get("cached_s") is not None else "", ""]
         pre = st.get("reference_precompute") or {}
         if pre:
-            V = st["variants"]
             parts = []
             for key, r in pre.items():
                 dt = key.rsplit("_", 1)[1]
-                plain = (V.get(f"plain_{dt}", {}).get("cpu_s_per_step") or {}).get("median")
+                plain = plain_cpu_step(st, key, dt)
                 per_step = s["batch"]  # rows per plain step
                 rel = f" = {r['cpu_s'] / (plain * r['rows'] / per_step):.2f}x the CPU time of training on them" if plain and r["rows"] else ""
                 parts.append(f"{key} {r['rows']} rows {r['s']:.2f} s wall / {r['cpu_s']:.2f} s CPU{rel}")
