@@ -49,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..train.fused_ce import stored_row_gradient
 from ..train.terms import LossTerm, StepContext, register_defense
 from ._directions import weights_fingerprint
 
@@ -116,8 +117,7 @@ class _KLFromLogits(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g: Tensor):  # type: ignore[override]
-        (grad,) = ctx.saved_tensors
-        return grad * g[:, None], None, None, None, None, None
+        return stored_row_gradient(ctx, g, 6)
 
 
 class _LinearKL(torch.autograd.Function):
@@ -147,10 +147,7 @@ class _LinearKL(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g: Tensor):  # type: ignore[override]
-        (grad_h,) = ctx.saved_tensors
-        if grad_h is None:
-            return None, None, None, None, None, None, None
-        return grad_h * g[:, None].to(grad_h.dtype), None, None, None, None, None, None
+        return stored_row_gradient(ctx, g, 7)
 
 
 def linear_kl(h: Tensor, h_ref: Tensor, weight: Tensor, direction: str = "forward", amp=None,

@@ -53,10 +53,15 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_losses: Tensor):  # type: ignore[override]
-        (grad_h,) = ctx.saved_tensors
-        if grad_h is None:
-            return None, None, None, None
-        return grad_h * grad_losses[:, None].to(grad_h.dtype), None, None, None
+        return stored_row_gradient(ctx, grad_losses, 4)
+
+
+def stored_row_gradient(ctx, grad_rows: Tensor, n_inputs: int) -> tuple[Tensor | None, ...]:
+    """Backward of a function whose forward saved d(row value)/d(first input) (``[N, d]``, or None when no
+    gradient was needed): scale each row by its upstream gradient; the other inputs get none."""
+    (grad_h,) = ctx.saved_tensors
+    rest = (None,) * (n_inputs - 1)
+    return (None if grad_h is None else grad_h * grad_rows[:, None].to(grad_h.dtype), *rest)
 
 
 def linear_cross_entropy(h: Tensor, weight: Tensor, targets: Tensor, chunk_elements: int = CHUNK_ELEMENTS) -> Tensor:
