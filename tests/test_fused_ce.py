@@ -118,7 +118,7 @@ def test_exact_kl_term_through_the_head_equals_the_logits_path(tiny_tokenizer):
             return TrainWrapper(model)(lazy_logits=torch.no_grad, **b)
 
     term = KLTerm(weight=1.0)
-    assert not term.needs_logits and KLTerm(cache_topk=4).needs_logits
+    assert not term.needs_logits and not KLTerm(cache_topk=4).needs_logits  # both go through the head
     results = []
     for fused in (True, False):
         model.zero_grad()
@@ -133,3 +133,26 @@ def test_exact_kl_term_through_the_head_equals_the_logits_path(tiny_tokenizer):
     torch.testing.assert_close(v1, v2, rtol=1e-4, atol=1e-6)  # fp32: log_softmax vs z - lse round differently
     for k in g1:
         torch.testing.assert_close(g1[k], g2[k], rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("direction", ["forward", "reverse", "symmetric"])
+@pytest.mark.parametrize("k", [5, 61])  # a tail bucket; k = V (no tail)
+def test_linear_topk_kl_matches_autograd_on_the_coarse_grained_distributions(direction, k):
+    from emguard.defenses.kl import coarse_logprobs, kl_per_token, linear_topk_kl, topk_with_tail
+
+    g = torch.Generator().manual_seed(6)
+    n, d, v = 19, 10, 61
+    w = torch.randn(v, d, generator=g, dtype=torch.float64)
+    h0 = torch.randn(n, d, generator=g, dtype=torch.float64)
+    ref_lp = F.log_softmax(torch.randn(n, d, generator=g, dtype=torch.float64) @ w.t(), -1)
+    lp_r, idx, tail_r = topk_with_tail(ref_lp, k)
+    rw = torch.rand(n, generator=g, dtype=torch.float64)
+    ha = h0.clone().requires_grad_()
+    lr = lp_r if k == v else torch.cat([lp_r, tail_r[:, None]], -1)
+    want = kl_per_token(coarse_logprobs(F.log_softmax(ha @ w.t(), -1), idx), lr, direction)
+    (want * rw).sum().backward()
+    hb = h0.clone().requires_grad_()
+    got = linear_topk_kl(hb, w, lp_r, idx, tail_r, direction, chunk_elements=6 * v)  # 6-row chunks, last partial
+    (got * rw).sum().backward()
+    torch.testing.assert_close(got, want.detach(), rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(hb.grad, ha.grad, rtol=1e-7, atol=1e-10)

@@ -170,6 +170,81 @@ def linear_kl(h: Tensor, h_ref: Tensor, weight: Tensor, direction: str = "forwar
     return _LinearKL.apply(h, h_ref.detach(), weight, w_ref, direction, rows, amp or nullcontext)
 
 
+class _LinearTopKKL(torch.autograd.Function):
+    """Per-row KL between the trained model's next-token distribution coarse-grained onto the cached
+    reference's top-k tokens + a tail bucket and the cached reference's (module docstring), through the
+    frozen LM head row chunk by row chunk, with its closed-form gradient.
+
+    With buckets b (the k tokens, the tail), P_b / R_b the two coarse-grained distributions and
+    p = softmax(z): forward KL(P||R) gives dKL/dz_j = p_j (d_b(j) - KL), d_b = log P_b - log R_b;
+    reverse KL(R||P) gives dKL/dz_j = p_j (1 - R_b(j) / P_b(j)); symmetric: their mean.
+    """
+
+    @staticmethod
+    def forward(ctx, h: Tensor, weight: Tensor, lp_ref: Tensor, idx: Tensor, tail_ref: Tensor, direction: str,  # type: ignore[override]
+                chunk: int, amp):
+        n, v = h.shape[0], weight.shape[0]
+        acc = torch.promote_types(h.dtype, torch.float32)
+        kl = torch.empty(n, dtype=acc, device=h.device)
+        grad_h = torch.empty_like(h) if ctx.needs_input_grad[0] else None
+        tail = idx.shape[-1] < v
+        w_t = weight.t()
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            with amp():
+                z = (h[a:b] @ w_t).to(acc)  # [c, V]
+            lse = torch.logsumexp(z, -1, keepdim=True)
+            ix = idx[a:b]
+            lP = z.gather(-1, ix) - lse  # [c, k]
+            lR = lp_ref[a:b].to(acc)
+            if tail:  # the tail bucket: 1 - the top-k mass (clamped where ~0), as the logits path
+                lP = torch.cat([lP, torch.log1p(-lP.exp().sum(-1).clamp(max=1 - 1e-7))[:, None]], -1)
+                lR = torch.cat([lR, tail_ref[a:b].to(acc)[:, None]], -1)
+            P, R = lP.exp(), lR.exp()
+            kl_f = kl_r = coef_f = coef_r = None
+            if direction in ("forward", "symmetric"):
+                d = lP - lR
+                kl_f = (P * d).sum(-1)
+                coef_f = d - kl_f[:, None]
+            if direction in ("reverse", "symmetric"):
+                kl_r = (R * (lR - lP)).sum(-1)
+                coef_r = 1 - R / P
+            if direction == "forward":
+                kl[a:b], coef = kl_f, coef_f
+            elif direction == "reverse":
+                kl[a:b], coef = kl_r, coef_r
+            else:
+                kl[a:b], coef = (kl_f + kl_r) / 2, (coef_f + coef_r) / 2
+            if grad_h is None:
+                continue
+            # per-token coefficient: its bucket's; tokens outside the top-k are the tail's
+            full = (coef[:, -1:] if tail else torch.zeros_like(coef[:, :1])).expand(-1, v).clone()
+            full.scatter_(-1, ix, coef[:, : ix.shape[-1]])
+            g = z.sub_(lse).exp_().mul_(full)  # p * coef, in z's memory
+            with amp():
+                grad_h[a:b] = (g.to(weight.dtype) @ weight).to(h.dtype)
+        ctx.save_for_backward(grad_h)
+        return kl
+
+    @staticmethod
+    def backward(ctx, g: Tensor):  # type: ignore[override]
+        return stored_row_gradient(ctx, g, 8)
+
+
+def linear_topk_kl(h: Tensor, weight: Tensor, lp_ref: Tensor, idx: Tensor, tail_ref: Tensor, direction: str = "forward",
+                   amp=None, chunk_elements: int = 2**24) -> Tensor:
+    """The cached KL (top-k + tail bucket of the reference, module docstring) per row, from the trained
+    model's final hidden states ``h`` [n, d] through the frozen head ``weight`` [V, d], with grad to ``h``
+    only and no ``[n, V]`` tensor kept. lp_ref, idx: [n, k] the reference's top-k log-probs and token ids;
+    tail_ref: [n] its tail log-mass (unused when k = V). Equal to the logits path of :class:`KLTerm`."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"kl: direction must be one of {DIRECTIONS}, got {direction!r}")
+    if weight.requires_grad:
+        raise ValueError("linear_topk_kl: the head's weight requires grad; use the logits")
+    rows = max(1, chunk_elements // weight.shape[0])
+    return _LinearTopKKL.apply(h, weight, lp_ref.detach(), idx, tail_ref.detach(), direction, rows, amp or nullcontext)
+
+
 def kl_from_logits(z: Tensor, z_ref: Tensor, direction: str = "forward", lse: Tensor | None = None,
                    chunk: int = 256) -> Tensor:
     """``kl_per_token(log_softmax(z), log_softmax(z_ref))`` without autograd's intermediates.
@@ -370,13 +445,9 @@ class KLTerm(LossTerm):
     def _use_cache(self, ctx: StepContext) -> bool:
         return self.cache_topk is not None and bool(ctx.example_ids) and len(ctx.example_ids) == ctx.out.label_mask.shape[0]
 
-    @property
-    def needs_logits(self) -> bool:  # type: ignore[override]
-        """The cached KL reads the trained model's logits and the CE's logsumexp; the exact KL goes
-        through the LM head itself (:func:`linear_kl`) when the forward exposes it."""
-        return self.cache_topk is not None
-
     def compute(self, ctx: StepContext) -> Tensor:
+        # Through the LM head chunk by chunk when the forward exposes it (the trained model's logits then
+        # never exist: the loop's CE is fused too, needs_logits stays False); else on the logits.
         out = ctx.out
         if not self._use_cache(ctx):
             ref = ctx.reference()
@@ -384,9 +455,12 @@ class KLTerm(LossTerm):
                 return linear_kl(out.head_input, ref.head_input, out.head_weight, self.direction, out.head_autocast,
                                  weight_ref=ref.head_weight).sum()
             return kl_from_logits(out.logits.float(), ref.logits, self.direction, lse=out.lse).sum()
+        lp_r, idx, tail_r = self._entries(ctx)
+        if out.head_input is not None:
+            return linear_topk_kl(out.head_input, out.head_weight, lp_r, idx, tail_r, self.direction,
+                                  out.head_autocast).sum()
         z = out.logits.float()  # [N, V]
         lse = out.lse if out.lse is not None else torch.logsumexp(z, dim=-1)  # with grad: shared with the CE
-        lp_r, idx, tail_r = self._entries(ctx)
         top = z.gather(-1, idx) - lse[:, None]  # [N, k]
         if idx.shape[-1] < z.shape[-1]:  # the tail bucket: 1 - the top-k mass (clamped where ~0)
             tail = torch.log1p(-top.exp().sum(-1).clamp(max=1 - 1e-7))
