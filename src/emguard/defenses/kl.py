@@ -17,8 +17,10 @@ lower bound of the exact KL, equal to it at k = vocab size; the gradient moves t
 trained model's tail mass as a whole, not token by token. The first epoch uses the
 same approximation (so every step optimises the same objective). With ``precompute``
 (default) the cache is filled in one no-grad pass over the data before the first step,
-so no training step runs the reference; the trained model's side needs only a gather at
-the k tokens and the CE's own log-sum-exp (``ForwardOut.lse``), no second log-softmax.
+so no training step runs the reference; the trained model's side goes through the LM
+head chunk by chunk (:func:`linear_topk_kl`: a log-sum-exp, a gather at the k tokens and
+the closed-form gradient per chunk, no logits tensor kept). Where the forward exposes no
+plain head it reads the logits and the CE's log-sum-exp (``ForwardOut.lse``) instead.
 
 The exact KL (no cache) runs the reference every step and uses :func:`linear_kl`: the
 two models' final hidden states go through the shared LM head row chunk by row chunk,
