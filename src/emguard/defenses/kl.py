@@ -51,7 +51,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..train.fused_ce import stored_row_gradient
+from ..train.fused_ce import RowGradientFunction, through_head
 from ..train.terms import LossTerm, StepContext, register_defense
 from ._directions import weights_fingerprint
 
@@ -99,7 +99,7 @@ def _kl_rows(lp: Tensor, lr: Tensor, direction: str) -> tuple[Tensor, Tensor]:
     return (fwd + (r * -d).sum(-1)) / 2, grad.add_(p - r).mul_(0.5)
 
 
-class _KLFromLogits(torch.autograd.Function):
+class _KLFromLogits(RowGradientFunction):
     """Per-row KL between softmax(z) and a fixed reference, with its closed-form gradient (:func:`_kl_rows`).
 
     The gradient is formed in the forward, row chunk by row chunk (one [N, V] tensor kept;
@@ -117,12 +117,8 @@ class _KLFromLogits(torch.autograd.Function):
         ctx.save_for_backward(grad)
         return kl
 
-    @staticmethod
-    def backward(ctx, g: Tensor):  # type: ignore[override]
-        return stored_row_gradient(ctx, g, 6)
 
-
-class _LinearKL(torch.autograd.Function):
+class _LinearKL(RowGradientFunction):
     """Per-row KL between the next-token distributions of two final hidden states through one frozen LM
     head, never materialising either model's logits: per row chunk the two chunks of logits are made,
     turned into the KL and its gradient (:func:`_kl_rows`), and the gradient is taken back through the
@@ -142,14 +138,9 @@ class _LinearKL(torch.autograd.Function):
             kl[a:b], g = _kl_rows(torch.log_softmax(z, -1), torch.log_softmax(z_ref, -1), direction)
             del z, z_ref
             if grad_h is not None:
-                with amp():
-                    grad_h[a:b] = (g.to(weight.dtype) @ weight).to(h.dtype)
+                grad_h[a:b] = through_head(g, weight, h.dtype, amp)
         ctx.save_for_backward(grad_h)
         return kl
-
-    @staticmethod
-    def backward(ctx, g: Tensor):  # type: ignore[override]
-        return stored_row_gradient(ctx, g, 7)
 
 
 def linear_kl(h: Tensor, h_ref: Tensor, weight: Tensor, direction: str = "forward", amp=None,
@@ -172,7 +163,7 @@ def linear_kl(h: Tensor, h_ref: Tensor, weight: Tensor, direction: str = "forwar
     return _LinearKL.apply(h, h_ref.detach(), weight, w_ref, direction, rows, amp or nullcontext)
 
 
-class _LinearTopKKL(torch.autograd.Function):
+class _LinearTopKKL(RowGradientFunction):
     """Per-row KL between the trained model's next-token distribution coarse-grained onto the cached
     reference's top-k tokens + a tail bucket and the cached reference's (module docstring), through the
     frozen LM head row chunk by row chunk, with its closed-form gradient.
@@ -223,14 +214,9 @@ class _LinearTopKKL(torch.autograd.Function):
             full = (coef[:, -1:] if tail else torch.zeros_like(coef[:, :1])).expand(-1, v).clone()
             full.scatter_(-1, ix, coef[:, : ix.shape[-1]])
             g = z.sub_(lse).exp_().mul_(full)  # p * coef, in z's memory
-            with amp():
-                grad_h[a:b] = (g.to(weight.dtype) @ weight).to(h.dtype)
+            grad_h[a:b] = through_head(g, weight, h.dtype, amp)
         ctx.save_for_backward(grad_h)
         return kl
-
-    @staticmethod
-    def backward(ctx, g: Tensor):  # type: ignore[override]
-        return stored_row_gradient(ctx, g, 8)
 
 
 def linear_topk_kl(h: Tensor, weight: Tensor, lp_ref: Tensor, idx: Tensor, tail_ref: Tensor, direction: str = "forward",

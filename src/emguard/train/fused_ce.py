@@ -22,6 +22,8 @@ the trained model's logits (``Defense.needs_logits``: the cached KL).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 from torch import Tensor
 
@@ -30,7 +32,26 @@ from torch import Tensor
 CHUNK_ELEMENTS = 2**25
 
 
-class _LinearCrossEntropy(torch.autograd.Function):
+def through_head(grad_logits: Tensor, weight: Tensor, dtype: torch.dtype, amp=nullcontext) -> Tensor:
+    """``grad_logits @ weight`` (the gradient at the head's input), in ``dtype``; inside ``amp()`` (or the
+    autocast in force) the matmul runs in the precision nn.Linear's backward would use."""
+    with amp():
+        return (grad_logits.to(weight.dtype) @ weight).to(dtype)
+
+
+class RowGradientFunction(torch.autograd.Function):
+    """A per-row function whose forward formed d(row value)/d(first input) and saved it (``[N, d]``, or
+    None when no gradient was needed) with ``ctx.save_for_backward``: backward scales each row by its
+    upstream gradient; the other inputs get none."""
+
+    @staticmethod
+    def backward(ctx, grad_rows: Tensor):  # type: ignore[override]
+        (grad_h,) = ctx.saved_tensors
+        rest = (None,) * (len(ctx.needs_input_grad) - 1)
+        return (None if grad_h is None else grad_h * grad_rows[:, None].to(grad_h.dtype), *rest)
+
+
+class _LinearCrossEntropy(RowGradientFunction):
     @staticmethod
     def forward(ctx, h: Tensor, weight: Tensor, targets: Tensor, chunk_rows: int) -> Tensor:  # type: ignore[override]
         n = h.shape[0]
@@ -47,21 +68,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
             if grad_h is not None:
                 z.sub_(lse[:, None]).exp_()  # softmax, in place
                 z[torch.arange(e - s, device=z.device), tgt] -= 1.0
-                grad_h[s:e] = (z.to(weight.dtype) @ weight).to(h.dtype)  # autocast, if on, casts as nn.Linear's backward
+                grad_h[s:e] = through_head(z, weight, h.dtype)
         ctx.save_for_backward(grad_h)
         return losses
-
-    @staticmethod
-    def backward(ctx, grad_losses: Tensor):  # type: ignore[override]
-        return stored_row_gradient(ctx, grad_losses, 4)
-
-
-def stored_row_gradient(ctx, grad_rows: Tensor, n_inputs: int) -> tuple[Tensor | None, ...]:
-    """Backward of a function whose forward saved d(row value)/d(first input) (``[N, d]``, or None when no
-    gradient was needed): scale each row by its upstream gradient; the other inputs get none."""
-    (grad_h,) = ctx.saved_tensors
-    rest = (None,) * (n_inputs - 1)
-    return (None if grad_h is None else grad_h * grad_rows[:, None].to(grad_h.dtype), *rest)
 
 
 def linear_cross_entropy(h: Tensor, weight: Tensor, targets: Tensor, chunk_elements: int = CHUNK_ELEMENTS) -> Tensor:
