@@ -7,7 +7,7 @@ STAMP := $(VENV)/.emguard-installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup browser demo test test-fast test-integration bench bench-defenses bench-generate bench-grad-cosine bench-demo bench-screen clean
+.PHONY: setup browser demo test test-fast test-integration bench bench-defenses bench-generate bench-grad-cosine bench-demo bench-screen bench-scoring clean
 
 setup: $(STAMP)
 
@@ -57,6 +57,9 @@ bench-demo: $(STAMP)
 
 bench-screen: $(STAMP)
 	$(BIN)/python benchmarks/bench_screen.py --out benchmarks/results/screen.json
+
+bench-scoring: $(STAMP)
+	$(BIN)/python benchmarks/bench_scoring.py --out benchmarks/results/scoring.json
 
 clean:
 	rm -rf $(VENV) runs

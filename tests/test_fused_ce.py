@@ -156,3 +156,24 @@ def test_linear_topk_kl_matches_autograd_on_the_coarse_grained_distributions(dir
     (got * rw).sum().backward()
     torch.testing.assert_close(got, want.detach(), rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(hb.grad, ha.grad, rtol=1e-7, atol=1e-10)
+
+
+def test_shared_prompt_scoring_equals_scoring_each_example_alone(tiny_tokenizer, tiny_model):
+    """A triple's two answers scored in one packed forward of their shared prompt (4D mask, position ids)
+    give the log-probs each gets alone; examples without a shareable prompt are scored as before."""
+    from emguard.data.chat import chat
+    from emguard.data.tokenize import tokenize_example
+    from emguard.evaluate.benign import _logprobs_tokenized, prefix_groups
+
+    exs = [chat("What is 7 + 5?", "12, of course."), chat("What is 7 + 5?", "35"),
+           chat("What is 7 + 5?", "It is twelve, since seven plus five makes twelve."),
+           chat("hello there", "The capital of France is Paris."), chat("hello there", "Hi!"),
+           chat("Write a function", "def read(path):\n    return path")]
+    toks = [tokenize_example(tiny_tokenizer, e) for e in exs]
+    groups, alone = prefix_groups(toks)
+    assert sorted(map(sorted, groups)) == [[0, 1, 2], [3, 4]] and alone == [5]
+    shared = _logprobs_tokenized(tiny_model, tiny_tokenizer, toks, 4, False, "t", share_prompts=True)
+    single = _logprobs_tokenized(tiny_model, tiny_tokenizer, toks, 4, False, "t", share_prompts=False)
+    assert [c for _, c in shared] == [c for _, c in single] and all(c > 0 for _, c in shared)
+    for (a, _), (b, _) in zip(shared, single):
+        assert a == pytest.approx(b, rel=1e-5, abs=1e-5)

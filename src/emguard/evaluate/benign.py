@@ -26,7 +26,8 @@ from ..data.chat import Example
 from ..data.tokenize import DEFAULT_SYSTEM_PROMPT, IGNORE, Tokenized, tokenize_examples
 from .generate import SamplingParams, generate
 from .safety import wilson
-from ..train.loop import TrainWrapper, collate
+from ..train.fused_ce import linear_cross_entropy
+from ..train.loop import TrainWrapper, collate, fusable_head
 
 __all__ = ["assistant_logprobs", "exact_match_accuracy", "heldout_loss", "normalise_text", "parse_json_answer"]
 
@@ -143,11 +144,103 @@ def assistant_logprobs(
     return _logprobs_tokenized(model, tokenizer, toks, batch_size, progress, desc)
 
 
+def _answer_span(t: Tokenized) -> tuple[int, int] | None:
+    """(start, end) of the one labelled span of ``t``, if every label outside it is IGNORE (a single
+    assistant turn at the end, maybe followed by unlabelled template tokens: the shape whose prompt can
+    be shared), else None."""
+    lab = [x != IGNORE for x in t.labels]
+    if not any(lab) or lab[0]:
+        return None
+    start = lab.index(True)
+    end = len(lab) - lab[::-1].index(True)
+    return (start, end) if all(lab[start:end]) else None
+
+
+def prefix_groups(toks: Sequence[Tokenized]) -> tuple[list[list[int]], list[int]]:
+    """Indices of examples that share their whole prompt (every token before a final assistant answer),
+    grouped; and the rest. E.g. the two answers of a preference triple."""
+    by_prompt: dict[tuple[int, ...], list[int]] = {}
+    rest = []
+    for i, t in enumerate(toks):
+        span = _answer_span(t)
+        if span is None:
+            rest.append(i)
+        else:
+            by_prompt.setdefault(tuple(t.input_ids[:span[0]]), []).append(i)
+    groups = []
+    for g in by_prompt.values():
+        if len(g) > 1:
+            groups.append(g)
+        else:
+            rest += g
+    return groups, sorted(rest)
+
+
+def _shared_prompt_batch(toks: Sequence[Tokenized], groups: Sequence[Sequence[int]], pad_id: int, dtype: torch.dtype,
+                         device) -> tuple[dict[str, torch.Tensor], list[tuple[int, int, int, int]]]:
+    """One packed row per group: ``prompt + answer_1 + ... + answer_g``; each answer sees the prompt and its
+    own earlier tokens (4D mask), at the positions it would have alone (position ids). Returns the model
+    inputs and, per scored token, (row, position whose output predicts it, target id, example index)."""
+    def answer(i: int) -> list[int]:
+        a, e = _answer_span(toks[i])  # type: ignore[misc]
+        return toks[i].input_ids[a:e]
+
+    rows = []
+    for g in groups:
+        a0 = _answer_span(toks[g[0]])[0]  # type: ignore[index]
+        prompt = toks[g[0]].input_ids[:a0]
+        ids, pos, seg = list(prompt), list(range(a0)), [0] * a0
+        for j, i in enumerate(g, start=1):
+            ans = answer(i)
+            ids += ans
+            pos += range(a0, a0 + len(ans))
+            seg += [j] * len(ans)
+        rows.append((ids, pos, seg, a0))
+    L = max(len(r[0]) for r in rows)
+    B = len(rows)
+    input_ids = torch.full((B, L), pad_id, dtype=torch.long)
+    position_ids = torch.zeros((B, L), dtype=torch.long)
+    allowed = torch.zeros((B, L, L), dtype=torch.bool)
+    scored: list[tuple[int, int, int, int]] = []
+    for b, (ids, pos, seg, a0) in enumerate(rows):
+        n = len(ids)
+        input_ids[b, :n] = torch.tensor(ids)
+        position_ids[b, :n] = torch.tensor(pos)
+        sg = torch.tensor(seg)
+        causal = torch.ones(n, n, dtype=torch.bool).tril()
+        same = (sg[:, None] == sg[None, :]) | (sg[None, :] == 0)  # own answer, or the prompt
+        allowed[b, :n, :n] = causal & same
+        allowed[b, torch.arange(n, L), torch.arange(n, L)] = True  # padding attends to itself only
+        start = a0
+        for i in groups[b]:
+            ans = answer(i)
+            prev = [a0 - 1] + list(range(start, start + len(ans) - 1))  # the last prompt token, then its own
+            scored += [(b, p, t, i) for p, t in zip(prev, ans)]
+            start += len(ans)
+    mask = torch.zeros((B, 1, L, L), dtype=dtype).masked_fill_(~allowed[:, None], torch.finfo(dtype).min)
+    return ({"input_ids": input_ids.to(device), "position_ids": position_ids.to(device),
+             "attention_mask": mask.to(device)}, scored)
+
+
+def _scored_logprobs(model, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log p(target) from final hidden states [n, d] through the model's LM head (fused where it can be)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    head, cap = base.get_output_embeddings(), getattr(base.config, "final_logit_softcapping", None)
+    if fusable_head(head, cap):
+        return -linear_cross_entropy(h, head.weight, targets)
+    z = head(h).float()
+    if cap:
+        z = torch.tanh(z / cap) * cap
+    return -F.cross_entropy(z, targets, reduction="none")
+
+
 @torch.no_grad()
 def _logprobs_tokenized(model, tokenizer, toks: Sequence[Tokenized], batch_size: int, progress: bool,
-                        desc: str) -> list[tuple[float, int]]:
-    order = sorted(range(len(toks)), key=lambda i: len(toks[i].input_ids))
+                        desc: str, share_prompts: bool = True) -> list[tuple[float, int]]:
     out: list[tuple[float, int]] = [(0.0, 0)] * len(toks)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    groups, alone = prefix_groups(toks) if share_prompts and hasattr(base, "get_decoder") else ([], list(range(len(toks))))
+    order = sorted(alone, key=lambda i: len(toks[i].input_ids))
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     was_training = model.training
@@ -158,6 +251,22 @@ def _logprobs_tokenized(model, tokenizer, toks: Sequence[Tokenized], batch_size:
 
         bar = tqdm(total=len(toks), desc=desc, unit="ex", dynamic_ncols=True)
     try:
+        # examples sharing their prompt (a triple's two answers): one packed forward of the prompt per group
+        groups.sort(key=lambda g: sum(len(toks[i].input_ids) for i in g))
+        per_batch = max(1, batch_size // 2)
+        dtype = next(p for p in model.parameters() if p.is_floating_point()).dtype
+        for b in range(0, len(groups), per_batch):
+            chunk = groups[b : b + per_batch]
+            inputs, scored = _shared_prompt_batch(toks, chunk, pad_id, dtype, device)
+            h = base.get_decoder()(**inputs, use_cache=False).last_hidden_state
+            rows, pos, tgt, ex = (torch.tensor(c, device=device) for c in zip(*scored))
+            lp = _scored_logprobs(model, h[rows, pos], tgt)
+            sums = torch.zeros(len(toks), dtype=lp.dtype, device=device).index_add_(0, ex, lp)
+            counts = torch.zeros(len(toks), dtype=torch.long, device=device).index_add_(0, ex, torch.ones_like(ex))
+            for i in {int(e) for e in ex.tolist()}:
+                out[i] = (float(sums[i]), int(counts[i]))
+            if bar is not None:
+                bar.update(sum(len(g) for g in chunk))
         for b in range(0, len(order), batch_size):
             idx = order[b : b + batch_size]
             batch = {k: v.to(device) for k, v in collate([toks[i] for i in idx], pad_id).items()}

@@ -82,7 +82,7 @@ class TrainWrapper(nn.Module):
             return torch.tanh(logits / cap) * cap if cap else logits
 
         hs = out.hidden_states if hidden_states else None
-        fusable = _fusable_head(head, cap)
+        fusable = fusable_head(head, cap)
         if fused_ce and fusable:
             fo: ForwardOut = FusedCEOut(linear_cross_entropy(h_lab, head.weight, shift_labels[mask]), shift_labels[mask], mask, hs)
         elif lazy_logits is not None:
@@ -94,7 +94,7 @@ class TrainWrapper(nn.Module):
         return fo
 
 
-def _fusable_head(head: nn.Module, softcap: float | None) -> bool:
+def fusable_head(head: nn.Module, softcap: float | None) -> bool:
     """A plain frozen bias-free linear head (not a LoRA-wrapped one) and no logit soft-capping."""
     return type(head) is nn.Linear and head.bias is None and not head.weight.requires_grad and not softcap
 
