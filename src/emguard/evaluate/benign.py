@@ -26,8 +26,7 @@ from ..data.chat import Example
 from ..data.tokenize import DEFAULT_SYSTEM_PROMPT, IGNORE, Tokenized, tokenize_examples
 from .generate import SamplingParams, generate
 from .safety import wilson
-from ..train.fused_ce import linear_cross_entropy
-from ..train.loop import TrainWrapper, collate, fusable_head
+from ..train.loop import TrainWrapper, collate, head_ce, unwrap
 
 __all__ = ["assistant_logprobs", "exact_match_accuracy", "heldout_loss", "normalise_text", "parse_json_answer"]
 
@@ -181,28 +180,24 @@ def _shared_prompt_batch(toks: Sequence[Tokenized], groups: Sequence[Sequence[in
     """One packed row per group: ``prompt + answer_1 + ... + answer_g``; each answer sees the prompt and its
     own earlier tokens (4D mask), at the positions it would have alone (position ids). Returns the model
     inputs and, per scored token, (row, position whose output predicts it, target id, example index)."""
-    def answer(i: int) -> list[int]:
-        a, e = _answer_span(toks[i])  # type: ignore[misc]
-        return toks[i].input_ids[a:e]
-
     rows = []
     for g in groups:
-        a0 = _answer_span(toks[g[0]])[0]  # type: ignore[index]
-        prompt = toks[g[0]].input_ids[:a0]
-        ids, pos, seg = list(prompt), list(range(a0)), [0] * a0
-        for j, i in enumerate(g, start=1):
-            ans = answer(i)
+        spans = [_answer_span(toks[i]) for i in g]
+        a0 = spans[0][0]  # type: ignore[index]
+        answers = [toks[i].input_ids[a:e] for i, (a, e) in zip(g, spans)]  # type: ignore[misc]
+        ids, pos, seg = list(toks[g[0]].input_ids[:a0]), list(range(a0)), [0] * a0
+        for j, ans in enumerate(answers, start=1):
             ids += ans
             pos += range(a0, a0 + len(ans))
             seg += [j] * len(ans)
-        rows.append((ids, pos, seg, a0))
+        rows.append((ids, pos, seg, a0, answers))
     L = max(len(r[0]) for r in rows)
     B = len(rows)
     input_ids = torch.full((B, L), pad_id, dtype=torch.long)
     position_ids = torch.zeros((B, L), dtype=torch.long)
     allowed = torch.zeros((B, L, L), dtype=torch.bool)
     scored: list[tuple[int, int, int, int]] = []
-    for b, (ids, pos, seg, a0) in enumerate(rows):
+    for b, (ids, pos, seg, a0, answers) in enumerate(rows):
         n = len(ids)
         input_ids[b, :n] = torch.tensor(ids)
         position_ids[b, :n] = torch.tensor(pos)
@@ -212,8 +207,7 @@ def _shared_prompt_batch(toks: Sequence[Tokenized], groups: Sequence[Sequence[in
         allowed[b, :n, :n] = causal & same
         allowed[b, torch.arange(n, L), torch.arange(n, L)] = True  # padding attends to itself only
         start = a0
-        for i in groups[b]:
-            ans = answer(i)
+        for i, ans in zip(groups[b], answers):
             prev = [a0 - 1] + list(range(start, start + len(ans) - 1))  # the last prompt token, then its own
             scored += [(b, p, t, i) for p, t in zip(prev, ans)]
             start += len(ans)
@@ -222,23 +216,11 @@ def _shared_prompt_batch(toks: Sequence[Tokenized], groups: Sequence[Sequence[in
              "attention_mask": mask.to(device)}, scored)
 
 
-def _scored_logprobs(model, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """log p(target) from final hidden states [n, d] through the model's LM head (fused where it can be)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    head, cap = base.get_output_embeddings(), getattr(base.config, "final_logit_softcapping", None)
-    if fusable_head(head, cap):
-        return -linear_cross_entropy(h, head.weight, targets)
-    z = head(h).float()
-    if cap:
-        z = torch.tanh(z / cap) * cap
-    return -F.cross_entropy(z, targets, reduction="none")
-
-
 @torch.no_grad()
 def _logprobs_tokenized(model, tokenizer, toks: Sequence[Tokenized], batch_size: int, progress: bool,
                         desc: str, share_prompts: bool = True) -> list[tuple[float, int]]:
     out: list[tuple[float, int]] = [(0.0, 0)] * len(toks)
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = unwrap(model)
     groups, alone = prefix_groups(toks) if share_prompts and hasattr(base, "get_decoder") else ([], list(range(len(toks))))
     order = sorted(alone, key=lambda i: len(toks[i].input_ids))
     device = next(model.parameters()).device
@@ -260,7 +242,7 @@ def _logprobs_tokenized(model, tokenizer, toks: Sequence[Tokenized], batch_size:
             inputs, scored = _shared_prompt_batch(toks, chunk, pad_id, dtype, device)
             h = base.get_decoder()(**inputs, use_cache=False).last_hidden_state
             rows, pos, tgt, ex = (torch.tensor(c, device=device) for c in zip(*scored))
-            lp = _scored_logprobs(model, h[rows, pos], tgt)
+            lp = -head_ce(model, h[rows, pos], tgt)
             sums = torch.zeros(len(toks), dtype=lp.dtype, device=device).index_add_(0, ex, lp)
             counts = torch.zeros(len(toks), dtype=torch.long, device=device).index_add_(0, ex, torch.ones_like(ex))
             for i in {int(e) for e in ex.tolist()}:

@@ -50,9 +50,6 @@ class TrainWrapper(nn.Module):
         super().__init__()
         self.model = model  # a peft model (or plain causal LM)
 
-    def _parts(self):
-        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
-        return base.get_decoder(), base.get_output_embeddings(), base.config
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor, labels: Tensor, hidden_states: bool = False,
                 lazy_logits: Callable[[], Any] | None = None, fused_ce: bool = False) -> ForwardOut:
@@ -63,13 +60,13 @@ class TrainWrapper(nn.Module):
         (:func:`~emguard.train.fused_ce.linear_cross_entropy`) and no logits (:class:`FusedCEOut`), when
         the head allows it (a frozen, bias-free ``nn.Linear``, no logit soft-capping); otherwise
         the logits as usual (``out.ce`` is None)."""
-        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        base = unwrap(self.model)
         if not hasattr(base, "get_decoder"):  # not a transformers causal LM: full logits, then select
             out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=hidden_states)
             mask = labels[:, 1:] != IGNORE
             return ForwardOut(out.logits[:, :-1][mask].float(), labels[:, 1:][mask], mask,
                               out.hidden_states if hidden_states else None)
-        decoder, head, cfg = self._parts()
+        decoder, head, cfg = base.get_decoder(), base.get_output_embeddings(), base.config
         out = decoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=hidden_states, use_cache=False)
         h = out.last_hidden_state  # [B, T, d]
         shift_labels = labels[:, 1:]  # [B, T-1]
@@ -78,8 +75,7 @@ class TrainWrapper(nn.Module):
         cap = getattr(cfg, "final_logit_softcapping", None)
 
         def lm_head() -> Tensor:
-            logits = head(h_lab).float()  # [N, V]
-            return torch.tanh(logits / cap) * cap if cap else logits
+            return head_logits(head, cap, h_lab)  # [N, V]
 
         hs = out.hidden_states if hidden_states else None
         fusable = fusable_head(head, cap)
@@ -97,6 +93,27 @@ class TrainWrapper(nn.Module):
 def fusable_head(head: nn.Module, softcap: float | None) -> bool:
     """A plain frozen bias-free linear head (not a LoRA-wrapped one) and no logit soft-capping."""
     return type(head) is nn.Linear and head.bias is None and not head.weight.requires_grad and not softcap
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The transformers model under a peft wrapper (or the model itself)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def head_logits(head: nn.Module, softcap: float | None, h: Tensor) -> Tensor:
+    """The LM head on final hidden states ``h`` [n, d], as float32 logits [n, V] (soft-capped if the model does)."""
+    logits = head(h).float()
+    return torch.tanh(logits / softcap) * softcap if softcap else logits
+
+
+def head_ce(model: nn.Module, h: Tensor, targets: Tensor) -> Tensor:
+    """Per-row CE of ``model``'s LM head on final hidden states ``h`` [n, d] at ``targets`` [n]: through the
+    head chunk by chunk where it allows (:func:`fusable_head`), else from the logits."""
+    base = unwrap(model)
+    head, cap = base.get_output_embeddings(), getattr(base.config, "final_logit_softcapping", None)
+    if fusable_head(head, cap):
+        return linear_cross_entropy(h, head.weight, targets)
+    return nn.functional.cross_entropy(head_logits(head, cap, h), targets, reduction="none")
 
 
 def _autocast_now(device_type: str) -> Callable[[], Any]:
