@@ -235,3 +235,71 @@ def test_shipped_studies_validate_and_plan(path):
         assert fc.data.dataset == cfg.task(c.task).dataset and fc.train.seed == c.seed
     ema = [t for t in cfg.tasks if t.role == "ema"]
     assert ema and all(t.controls for t in ema)  # EMA is always read against a control
+
+
+def test_shards_split_the_cells_and_the_full_run_reuses_them(tmp_path, tiny_pair, monkeypatch):
+    """`--shard K/N`: each process trains and evaluates its share (a post-hoc cell's source first, wherever it
+    falls), writes no study.json; the run without a shard trains and evaluates nothing new."""
+    from emguard.study import StudyConfig, plan_cells, run_study
+    from emguard.study.runner import Study, shard_cells
+
+    d = study_dict(tmp_path, *tiny_pair)
+    d.update(tasks=d["tasks"][:2], defenses=[{"name": "none"}, {"name": "safelora", "params": {"mode": "number", "k": 2}}],
+             analyses=[])
+    cfg = StudyConfig.model_validate(d)
+    cells = plan_cells(cfg)
+    assert [c.key for c in shard_cells(cells, (1, 3))] == [cells[0].key, cells[3].key]
+    assert sorted(c.key for k in (1, 2, 3) for c in shard_cells(cells, (k, 3))) == sorted(c.key for c in cells)
+    with pytest.raises(ValueError, match="shard 3/2"):
+        shard_cells(cells, (3, 2))
+    st = Study(cfg)
+    done = lambda c: (st.run_dir(c) / "result.json").exists()  # noqa: E731
+
+    # shard 1/3: the insecure none cell and the educational SafeLoRA cell, whose source (shard 2's) it trains first
+    out = run_study(cfg, progress=False, shard=(1, 3))
+    assert out["shard"] == "1/3" and [r["cell"]["task"] for r in out["cells"]] == ["insecure_code", "educational_insecure"]
+    assert all("eval_dir" in r for r in out["cells"])
+    assert [done(c) for c in cells] == [True, True, False, True]
+    assert not (tmp_path / "study" / "study.json").exists()
+    assert (tmp_path / "study" / "reference").is_dir()  # shard 1 evaluates the aligned model too
+    run_study(cfg, progress=False, shard=(2, 3))  # finds its cell trained already
+    run_study(cfg, progress=False, shard=(3, 3))
+    assert all(done(c) for c in cells)
+
+    import emguard.train.loop as loop
+
+    def boom(*a, **k):
+        raise AssertionError("a cell a shard finished was trained again")
+
+    monkeypatch.setattr(loop, "finetune", boom)
+    summary = run_study(cfg, progress=False)
+    assert json.loads((tmp_path / "study" / "study.json").read_text())["status"] == "done"
+    assert len(summary["contrasts"]) == 2
+
+
+def test_file_lock_makes_a_second_process_wait(tmp_path):
+    import multiprocessing as mp
+    import time
+
+    from emguard.paths import file_lock
+
+    ctx = mp.get_context("spawn")
+    ready = ctx.Event()
+    p = ctx.Process(target=_hold_lock, args=(str(tmp_path / "x.lock"), ready, 1.5))
+    p.start()
+    assert ready.wait(60)
+    t0 = time.time()
+    with file_lock(tmp_path / "x.lock"):
+        waited = time.time() - t0
+    p.join(60)
+    assert waited > 1.0
+
+
+def _hold_lock(path, ready, seconds):
+    import time
+
+    from emguard.paths import file_lock
+
+    with file_lock(path):
+        ready.set()
+        time.sleep(seconds)

@@ -66,6 +66,34 @@ def test_trajectory_records_step0_and_every_n_and_survives_a_resume(tmp_path, ti
     assert any("traj/margin" in m for m in metrics)
 
 
+def test_step0_is_scored_once_per_starting_model_and_reused_by_later_runs(tmp_path, tiny_tokenizer, monkeypatch):
+    """A study's cells start from the same weights: step 0 is cached by the weights' content (not a name) and
+    used only while the adapter is a no-op, so a run from other weights scores its own step 0."""
+    monkeypatch.setenv("EMGUARD_HOME", str(tmp_path / "home"))
+    held = load_examples("insecure_code", "test", 0, 2)
+
+    def go(seed, model_seed):
+        cfg = _cfg(seed=seed, max_steps=2)
+        run_dir = run_dir_for(tmp_path / "runs", cfg.name, cfg.run_id())
+        finetune(cfg, tmp_path / "runs", model=make_tiny_llama(len(tiny_tokenizer), seed=model_seed),
+                 tokenizer=tiny_tokenizer, progress=False, extra_defenses=[TrajectoryEval(run_dir, 2, TRIPLES, held)])
+        return read_trajectory(run_dir)
+
+    first = go(seed=0, model_seed=0)
+    assert "step0_cache" not in first[0]
+    assert len(list((tmp_path / "home" / "cache" / "trajectory0").glob("*.json"))) == 1
+    again = go(seed=1, model_seed=0)  # another seed (another LoRA A), the same starting weights: a cache hit
+    assert again[0]["step0_cache"] and again[0]["margins"] == first[0]["margins"]
+    assert again[0]["task_losses"] == first[0]["task_losses"]
+    assert again[2]["margins"] != first[2]["margins"]  # later steps are the run's own
+    other = go(seed=2, model_seed=1)  # other weights under the same config (model name): scored anew
+    assert "step0_cache" not in other[0]
+    fresh = score_triples(TRIPLES, assistant_logprobs(make_tiny_llama(len(tiny_tokenizer), seed=1), tiny_tokenizer,
+                                                      triple_examples(TRIPLES)))
+    for r in fresh:
+        assert other[0]["margins"][r["id"]] == pytest.approx(r["margin"], abs=1e-4)
+
+
 def _write_run(d, margins_by_step, task_loss_by_step, alarm_step=None):
     d.mkdir(parents=True)
     with (d / "trajectory.jsonl").open("w") as fh:

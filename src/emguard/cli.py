@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -740,13 +741,20 @@ def analyze(
 # ---------------------------------------------------------------- studies and reports
 
 
-def _run_study(path: str, overrides: dict[str, Any], runs_dir: Optional[Path], out: Optional[Path]) -> dict[str, Any]:
+def _run_study(path: str, overrides: dict[str, Any], runs_dir: Optional[Path], out: Optional[Path],
+               shard: Optional[str] = None) -> dict[str, Any]:
     from .config import ConfigError
     from .data import DataError
     from .models import ModelNotFound
     from .study import load_study, resolve_study, run_study
     from .study.aggregate import markdown_contrasts, markdown_defense_effects, markdown_table
 
+    shard_kn = None
+    if shard is not None:
+        m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", shard)
+        if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+            _fail(f"--shard {shard!r}: expected K/N with 1 <= K <= N (e.g. 1/2)")
+        shard_kn = (int(m.group(1)), int(m.group(2)))
     try:
         src = resolve_study(path)
         ov = dict(overrides)
@@ -755,11 +763,15 @@ def _run_study(path: str, overrides: dict[str, Any], runs_dir: Optional[Path], o
         if out is not None:
             ov["out"] = str(out)
         cfg = load_study(src, ov)
-        summary = run_study(cfg, source=str(src), console=console)
+        summary = run_study(cfg, source=str(src), console=console, shard=shard_kn)
     except (ConfigError, DataError, ModelNotFound, FileNotFoundError, FileExistsError, KeyError, ValueError,
             RuntimeError) as e:
         _fail(str(e))
     if not summary:  # a non-main process under accelerate launch
+        return summary
+    if "shard" in summary:
+        console.print(f"shard {summary['shard']}: {len(summary['cells'])} cells trained and evaluated; run the study "
+                      "without --shard (every cell cached) for its results and report")
         return summary
     from .study.report import headline_reading, model_reading
 
@@ -784,6 +796,9 @@ def study(
     set_: Optional[list[str]] = typer.Option(None, "--set", help="KEY=VALUE override (dotted keys, YAML values)."),
     runs_dir: Optional[Path] = typer.Option(None, help="Where the cells' run folders go (default: the file's)."),
     out: Optional[Path] = typer.Option(None, help="Study output folder (default studies_out/<name>)."),
+    shard: Optional[str] = typer.Option(None, help="K/N: train and evaluate only every N-th cell from the K-th, so N "
+                                        "processes or machines sharing --runs-dir split the study; then run it "
+                                        "without --shard to aggregate."),
 ) -> None:
     """Run a study: every task x defense x weight x seed cell (resumable), evaluation, analyses, report."""
     ov: dict[str, Any] = {}
@@ -792,7 +807,7 @@ def study(
             _fail(f"--set {kv!r}: expected KEY=VALUE")
         k, v = kv.split("=", 1)
         ov[k] = yaml.safe_load(v)
-    _run_study(study_file, ov, runs_dir, out)
+    _run_study(study_file, ov, runs_dir, out, shard)
 
 
 @app.command()

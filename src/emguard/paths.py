@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 def emguard_home() -> Path:
@@ -16,3 +18,23 @@ def emguard_home() -> Path:
 def default_runs_dir() -> Path:
     """Run folders: ``$EMGUARD_RUNS`` or ``./runs``."""
     return Path(os.environ.get("EMGUARD_RUNS", "runs"))
+
+
+@contextmanager
+def file_lock(path: str | Path) -> Iterator[Path]:
+    """An exclusive advisory lock (``flock``) on ``path`` (created with its folder) for the ``with`` block.
+
+    Two processes that build the same cached thing (an organism, a study cell run by two shards of one
+    study) serialize on it: the second waits, then finds the first's result and reuses it. The lock
+    dies with its process, so a killed holder never leaves a stale lock behind.
+    """
+    import fcntl
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with p.open("a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield p
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

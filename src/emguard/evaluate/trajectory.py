@@ -20,6 +20,13 @@ returned ``traj/*`` metrics also go to the run's ``metrics.jsonl``.
 
 This is not part of the run id: a finished run is not re-run to add a trajectory (a study
 says which cells have none).
+
+Step 0 is the starting model itself (every LoRA B is zero), so every run that starts from the
+same weights scores the same numbers there: a study's cells would each pay for the same
+evaluation. It is cached under ``$EMGUARD_HOME/cache/trajectory0``, keyed by the starting model's
+weights (their content), the items' content and every scoring setting,
+and used only when the adapter is verifiably a no-op (all ``lora_B`` zero); the row says
+``step0_cache`` then.
 """
 
 from __future__ import annotations
@@ -35,8 +42,10 @@ import torch
 from ..data.chat import Example
 from ..jsonio import cut_torn_tail, finite_or_none, read_jsonl
 from ..data.tokenize import DEFAULT_SYSTEM_PROMPT
+from ..paths import emguard_home
 from ..train.terms import Defense
 from .benign import assistant_logprobs, heldout_loss
+from .cache import stable_hash, write_json_atomic
 from .preference import Triple, score_triples, triple_examples
 
 __all__ = ["TRAJECTORY_FILE", "TrajectoryEval", "read_trajectory"]
@@ -83,20 +92,50 @@ class TrajectoryEval(Defense):
         self._tok = tokenizer
         if self.bf16 is None:
             self.bf16 = getattr(getattr(config, "train", None), "mixed_precision", "no") == "bf16"
-        self.record(0, model)
+        self.record(0, model, cache_key=self._step0_key(model))
+
+    def _step0_key(self, model) -> str | None:
+        """The step-0 cache key, or None where step 0 may not be the starting model (no LoRA, or a LoRA B not
+        zero). The weights are keyed by their content (per tensor: name, shape, dtype, sum and sum of squares
+        in float64), not by a name: a model passed in as an object is keyed as what it is."""
+        lora_b = [p for n, p in model.named_parameters() if "lora_B" in n]
+        if not lora_b or any(bool(p.detach().abs().max() > 0) for p in lora_b):
+            return None
+        weights = []
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if "lora_" in n:
+                    continue
+                q = p.detach().double()
+                weights.append([n, list(p.shape), str(p.dtype), float(q.sum()), float((q * q).sum())])
+        items = {"triples": [t.to_json() for t in self.triples], "heldout": [e.to_json() for e in self.heldout]}
+        return stable_hash({"v": 1, "weights": stable_hash(weights), "items": stable_hash(items),
+                            "bf16": bool(self.bf16), "system": self.system_prompt, "batch_size": self.batch_size,
+                            "max_length": self.max_length}, 24)
 
     def on_step_end(self, step: int, model, metrics: dict[str, Any]) -> dict[str, Any] | None:
         return None if step % self.every else self.record(step, model)
 
-    def record(self, step: int, model) -> dict[str, Any] | None:
-        """Score ``model`` now and append the line for ``step`` (once per step; a resumed run skips done steps)."""
+    def record(self, step: int, model, cache_key: str | None = None) -> dict[str, Any] | None:
+        """Score ``model`` now and append the line for ``step`` (once per step; a resumed run skips done steps).
+
+        ``cache_key``: the row is read from (or written to) the step-0 cache under this key.
+        """
         if step in self.done:
             return None
         assert self._tok is not None, "trajectory: setup() first"
-        row: dict[str, Any] = {"step": int(step), "bf16": self.bf16}
-        with torch.autocast(device_type=next(model.parameters()).device.type, dtype=torch.bfloat16,
-                            enabled=self.bf16):
-            metrics = self._score(model, row)
+        cached = emguard_home() / "cache" / "trajectory0" / f"{cache_key}.json" if cache_key else None
+        if cached is not None and cached.is_file():
+            row = {**json.loads(cached.read_text()), "step": int(step), "step0_cache": cache_key}
+            metrics = {k: row[m] for k, m in (("traj/margin", "margin"), ("traj/task_loss", "task_loss")) if m in row}
+        else:
+            row = {"step": int(step), "bf16": self.bf16}
+            with torch.autocast(device_type=next(model.parameters()).device.type, dtype=torch.bfloat16,
+                                enabled=self.bf16):
+                metrics = self._score(model, row)
+            if cached is not None and int(os.environ.get("RANK", "0")) == 0:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                write_json_atomic(cached, finite_or_none(row))
         if int(os.environ.get("RANK", "0")) == 0:  # one writer under accelerate launch
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as fh:

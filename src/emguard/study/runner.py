@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from ..config import FinetuneConfig, build_config
 from ..evaluate.cache import stable_hash, write_json_atomic
+from ..paths import file_lock
 from .config import NONE, AnalysisSpec, StudyConfig, TaskSpec
 
 STUDY_FILE = "study.json"  # marks a study output folder
@@ -108,10 +109,12 @@ class Study:
             from ..organism import AlignConfig, align, organism_dir
 
             acfg = build_config(AlignConfig, self.cfg.organism or {}, source=f"{self.source or 'study'}: organism")
-            if num_processes > 1 and not (organism_dir(acfg) / "summary.json").exists():
+            od = organism_dir(acfg)
+            if num_processes > 1 and not (od / "summary.json").exists():
                 raise RuntimeError("the study's organism is not built yet: run `emguard align` (one process) first, "
                                    "then `accelerate launch ... study`")
-            s = align(acfg, progress=progress, evaluate=False)
+            with file_lock(od.parent / f".{od.name}.lock"):  # shards of one study build it once
+                s = align(acfg, progress=progress, evaluate=False)
             self.organism = {"summary": s, "config": acfg.model_dump(mode="json")}
             self.model = s["model"]
             if self.base is None:
@@ -199,17 +202,22 @@ class Study:
         from ..train.run import run_dir_for
 
         d = self.cfg.defense(cell.defense)
-        if d.is_posthoc:
-            src = self.run_dir(self.base_cell(cell))
-            return self._posthoc_safelora(src, d.params)
+        if d.is_posthoc:  # projects the no-defense cell's adapter: that cell first (another shard may own it)
+            src = self.run_cell(self.base_cell(cell), progress=progress)
+            with file_lock(self.runs_dir / ".locks" / f"{self._posthoc_dir(src, d.params).name}.lock"):
+                return self._posthoc_safelora(src, d.params)
         fc = self.finetune_config(cell)
         done = run_dir_for(self.runs_dir, fc.name, fc.run_id())
         if (done / "result.json").exists():
             return done
         if d.ranks_with_study_cell:  # Interleaving++ ranks with this study cell's fine-tune: it must exist first
             self.run_cell(self.misaligned_cell(cell), progress=progress)
-        extra = self.trajectory_for(cell, fc, done)
-        return finetune(fc, self.runs_dir, progress=progress, extra_defenses=extra).run_dir
+        # one process trains a cell: a second (another shard of the study) waits here, then finds it finished
+        with file_lock(self.runs_dir / ".locks" / f"{done.name}.lock"):
+            if (done / "result.json").exists():
+                return done
+            extra = self.trajectory_for(cell, fc, done)
+            return finetune(fc, self.runs_dir, progress=progress, extra_defenses=extra).run_dir
 
     def trajectory_for(self, cell: Cell, fc: FinetuneConfig, run_dir: Path) -> list[Any]:
         """The in-training evaluation of an ema/control cell (``trajectory`` in the study), else nothing."""
@@ -480,6 +488,34 @@ class Study:
         return rec
 
 
+def _run_shard(st: Study, shard: tuple[int, int], state, progress: bool) -> dict[str, Any]:
+    """One shard of a study (:func:`run_study`): its cells trained, then evaluated; nothing aggregated."""
+    cells = shard_cells(st.cells, shard)
+    tag = f"shard {shard[0]}/{shard[1]}"
+    _log(st.console, f"[bold]study {st.cfg.name}[/], {tag}: {len(cells)} of {len(st.cells)} cells -> {st.runs_dir}")
+    st.check_pairing()
+    st.prepare_model(progress=progress and state.is_main_process, num_processes=state.num_processes)
+    records = []
+    for i, c in enumerate(cells, 1):
+        _log(st.console, f"[bold cyan]{tag} train {i}/{len(cells)}[/] {c.key}")
+        tc = time.time()
+        run = st.run_cell(c, progress=progress and state.is_main_process)
+        records.append({"cell": asdict(c), "run_dir": str(run), "train_wall_s": round(time.time() - tc, 1)})
+    if state.num_processes > 1:
+        state.wait_for_everyone()
+    if not state.is_main_process:
+        return {}
+    for i, (c, rec) in enumerate(zip(cells, records), 1):
+        _log(st.console, f"[bold cyan]{tag} evaluate {i}/{len(cells)}[/] {c.key}")
+        te = time.time()
+        rec.update(st.evaluate(rec["run_dir"], [st.cfg.task(c.task)]))
+        rec["eval_wall_s"] = round(time.time() - te, 1)
+    if shard[0] == 1:
+        _log(st.console, f"[bold cyan]{tag} evaluate[/] the aligned model (reference)")
+        st.evaluate(st.model, list(st.cfg.tasks), out=st.out / "reference")
+    return {"shard": f"{shard[0]}/{shard[1]}", "cells": records}
+
+
 def _has_test_split(dataset: str) -> bool:
     """A built-in dataset has a held-out test split; a JSONL file or hf: dataset here is training data only."""
     from ..data.registry import get_dataset_info
@@ -500,9 +536,26 @@ def _log(console, msg: str) -> None:
         print(Text.from_markup(msg).plain, flush=True)
 
 
+def shard_cells(cells: list[Cell], shard: tuple[int, int]) -> list[Cell]:
+    """Shard ``k`` of ``n`` (1-based): every n-th cell of the plan, starting at the k-th."""
+    k, n = shard
+    if not (isinstance(k, int) and isinstance(n, int) and 1 <= k <= n):
+        raise ValueError(f"shard {k}/{n}: expected K/N with 1 <= K <= N")
+    return [c for i, c in enumerate(cells) if i % n == k - 1]
+
+
 def run_study(cfg: StudyConfig, *, source: str | None = None, console=None, progress: bool = True,
-              report: bool = True, only: Callable[[Cell], bool] | None = None) -> dict[str, Any]:
-    """Run (or resume) every cell, evaluate, analyse, aggregate; returns the aggregate summary."""
+              report: bool = True, only: Callable[[Cell], bool] | None = None,
+              shard: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Run (or resume) every cell, evaluate, analyse, aggregate; returns the aggregate summary.
+
+    ``shard=(k, n)``: train and evaluate only every n-th cell from the k-th (:func:`shard_cells`), so n
+    processes (or machines sharing ``runs_dir``) split a study; shard 1 also evaluates the aligned model.
+    A shard writes no ``study.json`` and aggregates nothing: it returns ``{"shard": "k/n", "cells": [...]}``,
+    and a later run without ``shard`` finds every cell and evaluation cached and writes the study's results.
+    Cells another shard needs first (an Interleaving++ ranking model, a post-hoc source) are trained once:
+    a cell's training holds a lock that the other process waits on.
+    """
     from accelerate import PartialState
 
     from .aggregate import aggregate
@@ -515,6 +568,8 @@ def run_study(cfg: StudyConfig, *, source: str | None = None, console=None, prog
     history = json.loads(prev.read_text()).get("history", []) if prev.exists() else []
     timings: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     t0 = time.time()
+    if shard is not None:
+        return _run_shard(st, shard, state, progress)
     if main:
         write_json_atomic(st.out / STUDY_FILE, {"config": cfg.model_dump(mode="json"), "source": source,
                                                  "cells": [asdict(c) for c in st.cells], "status": "running",
