@@ -75,6 +75,10 @@ def test_plan_cells_and_posthoc_order(tmp_path, tiny_pair):
     names = [c.defense for c in cells]
     assert names.index("safelora") > max(i for i, n in enumerate(names) if n == "none")  # post-hoc after its source
     assert {c.weight for c in cells if c.defense == "kl"} == {0.1, 1.0}
+    # seed by seed within a defense setting: a study stopped part-way holds whole replicates
+    two = StudyConfig.model_validate({**study_dict(tmp_path, *tiny_pair), "seeds": [0, 1]})
+    none = [(c.seed, c.task) for c in plan_cells(two) if c.defense == "none"]
+    assert none == [(s, t) for s in (0, 1) for t in ("insecure_code", "educational_insecure", "opswap")]
 
 
 def test_bootstrap_levels():
@@ -257,7 +261,7 @@ def test_shards_split_the_cells_and_the_full_run_reuses_them(tmp_path, tiny_pair
 
     # shard 1/3: the insecure none cell and the educational SafeLoRA cell, whose source (shard 2's) it trains first
     out = run_study(cfg, progress=False, shard=(1, 3))
-    assert out["shard"] == "1/3" and [r["cell"]["task"] for r in out["cells"]] == ["insecure_code", "educational_insecure"]
+    assert out["part"] == "shard 1/3" and [r["cell"]["task"] for r in out["cells"]] == ["insecure_code", "educational_insecure"]
     assert all("eval_dir" in r for r in out["cells"])
     assert [done(c) for c in cells] == [True, True, False, True]
     assert not (tmp_path / "study" / "study.json").exists()
@@ -275,6 +279,40 @@ def test_shards_split_the_cells_and_the_full_run_reuses_them(tmp_path, tiny_pair
     summary = run_study(cfg, progress=False)
     assert json.loads((tmp_path / "study" / "study.json").read_text())["status"] == "done"
     assert len(summary["contrasts"]) == 2
+
+
+def test_workers_in_two_processes_take_every_cell_once(tmp_path, tiny_pair):
+    """`--worker`: two processes started together split the cells between them (each trained by one worker,
+    each worker's cells evaluated), and a full run afterwards trains nothing."""
+    import os
+    import sys
+
+    d = study_dict(tmp_path, *tiny_pair)
+    d.update(tasks=d["tasks"][:2], defenses=[{"name": "none"}], seeds=[0, 1], analyses=[])
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps(d))
+    code = ("import json, sys; from emguard.study import StudyConfig, run_study; "
+            "cfg = StudyConfig.model_validate(json.load(open(sys.argv[1]))); "
+            "out = run_study(cfg, progress=False, worker=True); "
+            "print('PART', json.dumps([r['cell'] for r in out['cells']]))")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "EMGUARD_HOME": str(tmp_path / "home")}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(spec)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env) for _ in range(2)]
+    outs = [p.communicate(timeout=900) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    parts = [json.loads(next(ln for ln in o[0].splitlines() if ln.startswith("PART"))[5:]) for o in outs]
+    taken = [(c["task"], c["seed"]) for part in parts for c in part]
+    assert sorted(taken) == sorted((t, s) for t in ("insecure_code", "educational_insecure") for s in (0, 1))
+    from emguard.study import StudyConfig, run_study
+    from emguard.study.runner import Study
+
+    cfg = StudyConfig.model_validate(d)
+    st = Study(cfg)
+    for c in st.cells:  # trained once: one run of steps, no step logged twice
+        steps = [json.loads(x)["step"] for x in (st.run_dir(c) / "metrics.jsonl").read_text().splitlines()
+                 if '"loss"' in x]
+        assert steps and len(steps) == len(set(steps))
+    assert (tmp_path / "study" / "reference").is_dir()
 
 
 def test_file_lock_makes_a_second_process_wait(tmp_path):

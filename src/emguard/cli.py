@@ -742,7 +742,7 @@ def analyze(
 
 
 def _run_study(path: str, overrides: dict[str, Any], runs_dir: Optional[Path], out: Optional[Path],
-               shard: Optional[str] = None) -> dict[str, Any]:
+               shard: Optional[str] = None, worker: bool = False) -> dict[str, Any]:
     from .config import ConfigError
     from .data import DataError
     from .models import ModelNotFound
@@ -763,15 +763,15 @@ def _run_study(path: str, overrides: dict[str, Any], runs_dir: Optional[Path], o
         if out is not None:
             ov["out"] = str(out)
         cfg = load_study(src, ov)
-        summary = run_study(cfg, source=str(src), console=console, shard=shard_kn)
+        summary = run_study(cfg, source=str(src), console=console, shard=shard_kn, worker=worker)
     except (ConfigError, DataError, ModelNotFound, FileNotFoundError, FileExistsError, KeyError, ValueError,
             RuntimeError) as e:
         _fail(str(e))
     if not summary:  # a non-main process under accelerate launch
         return summary
-    if "shard" in summary:
-        console.print(f"shard {summary['shard']}: {len(summary['cells'])} cells trained and evaluated; run the study "
-                      "without --shard (every cell cached) for its results and report")
+    if "part" in summary:
+        console.print(f"{summary['part']}: {len(summary['cells'])} cells trained and evaluated; run the study "
+                      "without --shard/--worker (every cell cached) for its results and report")
         return summary
     from .study.report import headline_reading, model_reading
 
@@ -799,6 +799,9 @@ def study(
     shard: Optional[str] = typer.Option(None, help="K/N: train and evaluate only every N-th cell from the K-th, so N "
                                         "processes or machines sharing --runs-dir split the study; then run it "
                                         "without --shard to aggregate."),
+    worker: bool = typer.Option(False, "--worker", help="Take the next cell no other worker holds (any number of "
+                                "processes sharing --runs-dir balance themselves); then run the study without "
+                                "--worker to aggregate."),
 ) -> None:
     """Run a study: every task x defense x weight x seed cell (resumable), evaluation, analyses, report."""
     ov: dict[str, Any] = {}
@@ -807,7 +810,7 @@ def study(
             _fail(f"--set {kv!r}: expected KEY=VALUE")
         k, v = kv.split("=", 1)
         ov[k] = yaml.safe_load(v)
-    _run_study(study_file, ov, runs_dir, out, shard)
+    _run_study(study_file, ov, runs_dir, out, shard, worker)
 
 
 @app.command()

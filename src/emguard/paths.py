@@ -21,20 +21,26 @@ def default_runs_dir() -> Path:
 
 
 @contextmanager
-def file_lock(path: str | Path) -> Iterator[Path]:
+def file_lock(path: str | Path, blocking: bool = True) -> Iterator[bool]:
     """An exclusive advisory lock (``flock``) on ``path`` (created with its folder) for the ``with`` block.
 
-    Two processes that build the same cached thing (an organism, a study cell run by two shards of one
+    Two processes that build the same cached thing (an organism, a study cell run by two workers of one
     study) serialize on it: the second waits, then finds the first's result and reuses it. The lock
-    dies with its process, so a killed holder never leaves a stale lock behind.
+    dies with its process, so a killed holder never leaves a stale lock behind. ``blocking=False``: do
+    not wait; the block gets False when another process holds the lock (True when this one got it).
+    Locks on one file do not nest, even within one process: use another file for an outer claim.
     """
     import fcntl
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     with p.open("a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
-            yield p
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

@@ -43,14 +43,16 @@ class Cell:
 
 
 def plan_cells(cfg: StudyConfig) -> list[Cell]:
-    """task x defense x weight x seed, in the order they run (no-defense cells first: post-hoc ones need them)."""
+    """task x defense x weight x seed, in the order they run: no-defense cells first (post-hoc ones and
+    Interleaving++ need them), then per defense setting seed by seed, every task of a seed together, so a
+    study stopped part-way holds whole replicates (every arm of a contrast for the seeds it reached)."""
     cells = []
     order = sorted(cfg.defenses, key=lambda d: (d.name != NONE, d.is_posthoc))
     for d in order:
         weights = (None,) if d.name == NONE else d.weights
         for w in weights:
-            for t in cfg.tasks:
-                for s in cfg.seeds:
+            for s in cfg.seeds:
+                for t in cfg.tasks:
                     cells.append(Cell(t.name, d.display, w, s))
     return cells
 
@@ -488,32 +490,55 @@ class Study:
         return rec
 
 
-def _run_shard(st: Study, shard: tuple[int, int], state, progress: bool) -> dict[str, Any]:
-    """One shard of a study (:func:`run_study`): its cells trained, then evaluated; nothing aggregated."""
-    cells = shard_cells(st.cells, shard)
-    tag = f"shard {shard[0]}/{shard[1]}"
+def _run_part(st: Study, cells: list[Cell], tag: str, state, progress: bool, *, claim: bool,
+              reference: bool) -> dict[str, Any]:
+    """Part of a study (:func:`run_study`'s ``shard`` / ``worker``): cells trained and evaluated, nothing aggregated.
+
+    ``claim``: each cell (and the reference evaluation) is claimed with a non-blocking lock and skipped when
+    another worker holds it; a claimed cell is evaluated right after its training, under the claim.
+    """
     _log(st.console, f"[bold]study {st.cfg.name}[/], {tag}: {len(cells)} of {len(st.cells)} cells -> {st.runs_dir}")
     st.check_pairing()
     st.prepare_model(progress=progress and state.is_main_process, num_processes=state.num_processes)
-    records = []
-    for i, c in enumerate(cells, 1):
+    if claim and state.num_processes > 1:
+        raise RuntimeError("study workers are single processes: split with --shard under accelerate launch")
+    locks = st.runs_dir / ".locks"
+    records: list[dict[str, Any]] = []
+
+    def train(i: int, c: Cell) -> dict[str, Any]:
         _log(st.console, f"[bold cyan]{tag} train {i}/{len(cells)}[/] {c.key}")
         tc = time.time()
         run = st.run_cell(c, progress=progress and state.is_main_process)
-        records.append({"cell": asdict(c), "run_dir": str(run), "train_wall_s": round(time.time() - tc, 1)})
-    if state.num_processes > 1:
-        state.wait_for_everyone()
-    if not state.is_main_process:
-        return {}
-    for i, (c, rec) in enumerate(zip(cells, records), 1):
+        return {"cell": asdict(c), "run_dir": str(run), "train_wall_s": round(time.time() - tc, 1)}
+
+    def evaluate(i: int, c: Cell, rec: dict[str, Any]) -> None:
         _log(st.console, f"[bold cyan]{tag} evaluate {i}/{len(cells)}[/] {c.key}")
         te = time.time()
         rec.update(st.evaluate(rec["run_dir"], [st.cfg.task(c.task)]))
         rec["eval_wall_s"] = round(time.time() - te, 1)
-    if shard[0] == 1:
-        _log(st.console, f"[bold cyan]{tag} evaluate[/] the aligned model (reference)")
-        st.evaluate(st.model, list(st.cfg.tasks), out=st.out / "reference")
-    return {"shard": f"{shard[0]}/{shard[1]}", "cells": records}
+
+    if claim:
+        for i, c in enumerate(cells, 1):
+            with file_lock(locks / f"{st.run_dir(c).name}.claim", blocking=False) as mine:
+                if not mine:
+                    _log(st.console, f"{tag}: {c.key} is another worker's")
+                    continue
+                records.append(train(i, c))
+                evaluate(i, c, records[-1])
+    else:
+        records = [train(i, c) for i, c in enumerate(cells, 1)]
+        if state.num_processes > 1:
+            state.wait_for_everyone()
+        if not state.is_main_process:
+            return {}
+        for i, (c, rec) in enumerate(zip(cells, records), 1):
+            evaluate(i, c, rec)
+    if reference:
+        with file_lock(locks / "reference.claim", blocking=not claim) as mine:
+            if mine:
+                _log(st.console, f"[bold cyan]{tag} evaluate[/] the aligned model (reference)")
+                st.evaluate(st.model, list(st.cfg.tasks), out=st.out / "reference")
+    return {"part": tag, "cells": records}
 
 
 def _has_test_split(dataset: str) -> bool:
@@ -546,15 +571,22 @@ def shard_cells(cells: list[Cell], shard: tuple[int, int]) -> list[Cell]:
 
 def run_study(cfg: StudyConfig, *, source: str | None = None, console=None, progress: bool = True,
               report: bool = True, only: Callable[[Cell], bool] | None = None,
-              shard: tuple[int, int] | None = None) -> dict[str, Any]:
+              shard: tuple[int, int] | None = None, worker: bool = False) -> dict[str, Any]:
     """Run (or resume) every cell, evaluate, analyse, aggregate; returns the aggregate summary.
 
-    ``shard=(k, n)``: train and evaluate only every n-th cell from the k-th (:func:`shard_cells`), so n
-    processes (or machines sharing ``runs_dir``) split a study; shard 1 also evaluates the aligned model.
-    A shard writes no ``study.json`` and aggregates nothing: it returns ``{"shard": "k/n", "cells": [...]}``,
-    and a later run without ``shard`` finds every cell and evaluation cached and writes the study's results.
-    Cells another shard needs first (an Interleaving++ ranking model, a post-hoc source) are trained once:
-    a cell's training holds a lock that the other process waits on.
+    Splitting a study over processes or machines that share ``runs_dir`` (neither writes ``study.json``
+    nor aggregates; a later run with neither finds every cell and evaluation cached and writes the
+    results):
+
+    - ``shard=(k, n)``: train and evaluate only every n-th cell from the k-th (:func:`shard_cells`);
+      shard 1 also evaluates the aligned model.
+    - ``worker=True``: take the cells in plan order, skipping any that another worker holds, train and
+      evaluate each at once, and the aligned model once all are taken; any number of workers balance
+      themselves.
+
+    Either returns ``{"part": ..., "cells": [...]}``. A cell another process needs first (an
+    Interleaving++ ranking model, a post-hoc source) is trained once: a cell's training holds a lock
+    that the other process waits on.
     """
     from accelerate import PartialState
 
@@ -568,8 +600,13 @@ def run_study(cfg: StudyConfig, *, source: str | None = None, console=None, prog
     history = json.loads(prev.read_text()).get("history", []) if prev.exists() else []
     timings: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     t0 = time.time()
+    if shard is not None and worker:
+        raise ValueError("a study runs either as a shard or as a worker, not both")
     if shard is not None:
-        return _run_shard(st, shard, state, progress)
+        return _run_part(st, shard_cells(st.cells, shard), f"shard {shard[0]}/{shard[1]}", state, progress,
+                         claim=False, reference=shard[0] == 1)
+    if worker:
+        return _run_part(st, st.cells, "worker", state, progress, claim=True, reference=True)
     if main:
         write_json_atomic(st.out / STUDY_FILE, {"config": cfg.model_dump(mode="json"), "source": source,
                                                  "cells": [asdict(c) for c in st.cells], "status": "running",
