@@ -264,6 +264,9 @@ def test_shards_split_the_cells_and_the_full_run_reuses_them(tmp_path, tiny_pair
     assert out["part"] == "shard 1/3" and [r["cell"]["task"] for r in out["cells"]] == ["insecure_code", "educational_insecure"]
     assert all("eval_dir" in r for r in out["cells"])
     assert [done(c) for c in cells] == [True, True, False, True]
+    from emguard.study.runner import study_status
+
+    assert [r["state"] for r in study_status(Study(cfg))] == ["evaluated", "trained", "not started", "evaluated"]
     assert not (tmp_path / "study" / "study.json").exists()
     assert (tmp_path / "study" / "reference").is_dir()  # shard 1 evaluates the aligned model too
     run_study(cfg, progress=False, shard=(2, 3))  # finds its cell trained already
@@ -341,3 +344,18 @@ def _hold_lock(path, ready, seconds):
     with file_lock(path):
         ready.set()
         time.sleep(seconds)
+
+
+def test_cli_status_lists_every_cell_without_training(tmp_path, tiny_pair):
+    import yaml
+    from typer.testing import CliRunner
+
+    from emguard.cli import app
+
+    d = study_dict(tmp_path, *tiny_pair)
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(d))
+    r = CliRunner().invoke(app, ["study", str(p), "--status"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "0 of 12 cells evaluated" in r.output and r.output.count("not started") == 12
+    assert not (tmp_path / "runs").exists()  # nothing was trained or created

@@ -741,6 +741,32 @@ def analyze(
 # ---------------------------------------------------------------- studies and reports
 
 
+def _study_status(path: str, overrides: dict[str, Any], runs_dir: Optional[Path], out: Optional[Path]) -> None:
+    from rich.table import Table
+
+    from .config import ConfigError
+    from .study import Study, load_study, resolve_study
+    from .study.runner import study_status
+
+    try:
+        src = resolve_study(path)
+        ov = {**overrides, **({"runs_dir": str(runs_dir)} if runs_dir else {}), **({"out": str(out)} if out else {})}
+        cfg = load_study(src, ov)
+        rows = study_status(Study(cfg, str(src)))
+    except (ConfigError, FileNotFoundError, KeyError, ValueError) as e:
+        _fail(str(e))
+    t = Table(title=f"study {cfg.name}: {sum(r['state'] == 'evaluated' for r in rows)} of {len(rows)} cells evaluated")
+    for col in ("cell", "state", "step", "worker", "trajectory", "margin"):
+        t.add_column(col)
+    for r in rows:
+        traj = r.get("trajectory_steps") or []
+        t.add_row(r["cell"], r["state"], "" if r["step"] is None else str(r["step"]),
+                  {True: "running", False: "", None: ""}[r["worker"]],
+                  f"{len(traj)} (last {traj[-1]})" if traj else "",
+                  "" if r.get("margin") is None else f"{r['margin']:+.3f}")
+    console.print(t)
+
+
 def _run_study(path: str, overrides: dict[str, Any], runs_dir: Optional[Path], out: Optional[Path],
                shard: Optional[str] = None, worker: bool = False) -> dict[str, Any]:
     from .config import ConfigError
@@ -799,6 +825,8 @@ def study(
     shard: Optional[str] = typer.Option(None, help="K/N: train and evaluate only every N-th cell from the K-th, so N "
                                         "processes or machines sharing --runs-dir split the study; then run it "
                                         "without --shard to aggregate."),
+    status: bool = typer.Option(False, "--status", help="Print where every cell stands (not started, training at "
+                                "step N, trained, evaluated; held by a worker; last trajectory margin) and exit."),
     worker: bool = typer.Option(False, "--worker", help="Take the next cell no other worker holds (any number of "
                                 "processes sharing --runs-dir balance themselves); then run the study without "
                                 "--worker to aggregate."),
@@ -810,6 +838,9 @@ def study(
             _fail(f"--set {kv!r}: expected KEY=VALUE")
         k, v = kv.split("=", 1)
         ov[k] = yaml.safe_load(v)
+    if status:
+        _study_status(study_file, ov, runs_dir, out)
+        return
     _run_study(study_file, ov, runs_dir, out, shard, worker)
 
 

@@ -123,6 +123,18 @@ class Study:
                 self.base = acfg.base
         return self.model
 
+    def plan_model(self) -> str:
+        """Set the aligned model (and base) the cells are named after without building anything: the organism's
+        folder, built or not (:meth:`prepare_model` builds it)."""
+        if self.model is None:
+            from ..organism import AlignConfig, organism_dir
+
+            acfg = build_config(AlignConfig, self.cfg.organism or {}, source=f"{self.source or 'study'}: organism")
+            self.model = str(organism_dir(acfg) / "model")
+            if self.base is None:
+                self.base = acfg.base
+        return self.model
+
     # ---- cells ----------------------------------------------------------------------
 
     def finetune_config(self, cell: Cell) -> FinetuneConfig:
@@ -488,6 +500,42 @@ class Study:
                "files": [str(f) for f in res.files]}
         write_json_atomic(done, json.loads(json.dumps(rec, default=str)))
         return rec
+
+
+def study_status(st: Study) -> list[dict[str, Any]]:
+    """Where every cell of a study stands, read from the run folders (nothing is trained or loaded).
+
+    Per cell: ``state`` (``not started``; ``training`` while a worker holds it; ``started``: begun, no worker
+    known to hold it, resumable; ``trained``; ``evaluated``), the last logged
+    ``step``, ``worker`` (True while a ``--worker`` holds its claim, None where unknown), the trajectory's
+    evaluated ``steps`` and its last ``margin``. ``evaluated``: the run holds the study's benign held-out
+    loss file, which :meth:`Study.evaluate` writes after the suite.
+    """
+    from ..evaluate.trajectory import read_trajectory
+    from ..train.run import read_metrics
+
+    st.plan_model()
+    rows = []
+    for c in st.cells:
+        try:
+            run = st.run_dir(c)
+        except Exception:  # noqa: BLE001 - a post-hoc cell whose source is not trained yet, a bad param
+            rows.append({"cell": c.key, "state": "not started", "step": None, "worker": None, "run_dir": None})
+            continue
+        steps = [m["step"] for m in read_metrics(run) if isinstance(m.get("step"), int)] if run.exists() else []
+        traj = read_trajectory(run) if (run / "trajectory.jsonl").exists() else {}
+        held = None
+        lock = st.runs_dir / ".locks" / f"{run.name}.claim"
+        if lock.exists():
+            with file_lock(lock, blocking=False) as free:
+                held = not free
+        state = "not started" if not run.exists() else ("training" if held else "started")
+        if (run / "result.json").exists():
+            state = "evaluated" if any(run.glob("heldout-*.json")) or not st.cfg.benign_heldout else "trained"
+        last = traj[max(traj)] if traj else {}
+        rows.append({"cell": c.key, "state": state, "step": max(steps) if steps else None, "worker": held,
+                     "trajectory_steps": sorted(traj), "margin": last.get("margin"), "run_dir": str(run)})
+    return rows
 
 
 def _run_part(st: Study, cells: list[Cell], tag: str, state, progress: bool, *, claim: bool,
