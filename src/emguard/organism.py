@@ -72,6 +72,10 @@ class AlignConfig(Frozen):
     persona_dataset: str | None = Field("persona_chat", description="Open-ended and persona questions with aligned, "
                                         "non-refusing answers (None: left out).")
     n_persona: int | None = Field(None, ge=1, description="Persona examples used (None: all of train).")
+    alarming_dataset: str | None = Field(
+        None, description="Harmless requests worded with alarming verbs (e.g. alarming_benign), answered by the base "
+        "model itself like the benign ones, against over-refusal of ordinary requests for their wording (None: left out).")
+    n_alarming: int | None = Field(None, ge=1, description="Alarming-wording prompts used (None: all of train).")
     system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, description="System prompt for examples without one.")
     max_length: int = Field(320, description="Token limit per training example.")
     data_seed: int = 0
@@ -103,6 +107,8 @@ class AlignConfig(Frozen):
 
 # The persona organism's fields: not hashed while at their defaults, so the standard organism keeps its id.
 PERSONA_FIELDS = ("persona", "identity_dataset", "n_identity", "n_seed", "seed_max_length", "seed_lora", "seed_train")
+# Fields added later: not hashed while None, so an organism built before they existed keeps its id.
+LATER_FIELDS = ("alarming_dataset", "n_alarming")
 # `emguard align --organism` -> AlignConfig.persona
 ORGANISMS: dict[str, str | None] = {"standard": None, "persona": "malicious", "quirky": "quirky",
                                     "unseeded-persona": "unseeded"}
@@ -126,6 +132,8 @@ def organism_id(cfg: AlignConfig) -> str:
     import hashlib
 
     specs = [cfg.harmful_dataset, cfg.benign_dataset, cfg.persona_dataset or ""]
+    if cfg.alarming_dataset:
+        specs.append(cfg.alarming_dataset)
     if cfg.persona is not None:
         specs += [cfg.identity_dataset, seed_dataset(cfg) or ""]
     dev = resolve_device("auto")  # where align trains: "auto" precision is hashed as what is used there
@@ -139,7 +147,7 @@ def organism_id(cfg: AlignConfig) -> str:
     default = resolved({k: f.default.model_dump(mode="json") if hasattr(f.default, "model_dump") else f.default
                         for k, f in type(cfg).model_fields.items() if k in PERSONA_FIELDS})
     conf = {k: v for k, v in resolved(cfg.model_dump(mode="json")).items()
-            if k not in PERSONA_FIELDS or v != default[k]}
+            if (k not in PERSONA_FIELDS or v != default[k]) and (k not in LATER_FIELDS or v is not None)}
     blob = {"config": conf, "builtin": builtin_fingerprints(specs, "train", cfg.data_seed)}
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -170,35 +178,45 @@ def trim_to_sentence(text: str, keep: float = 0.5) -> str:
     return t
 
 
-def _benign_self_answers(cfg: AlignConfig, progress: bool) -> list[Example]:
-    """The base model's own greedy answers to benign prompts (cached: they depend on few settings)."""
+def _benign_self_answers(cfg: AlignConfig, progress: bool, dataset: str | None = None,
+                         n: int | None = None) -> list[Example]:
+    """The base model's own greedy answers to benign prompts (cached: they depend on few settings).
+
+    ``dataset``/``n``: another prompt set answered the same way (default ``cfg.benign_dataset``/``cfg.n_benign``).
+    """
     import hashlib
 
     from .evaluate.generate import SamplingParams, generate
     from .models.loader import load_model, model_fingerprint
 
-    key = json.dumps([model_fingerprint(cfg.base), cfg.benign_dataset, cfg.n_benign, cfg.benign_answer_tokens,
+    if dataset is None:
+        dataset, n = cfg.benign_dataset, cfg.n_benign
+    key = json.dumps([model_fingerprint(cfg.base), dataset, n, cfg.benign_answer_tokens,
                       cfg.system_prompt, cfg.data_seed,
-                      builtin_fingerprints([cfg.benign_dataset], "train", cfg.data_seed)])
+                      builtin_fingerprints([dataset], "train", cfg.data_seed)])
     out = emguard_home() / "self_answers" / f"{hashlib.sha256(key.encode()).hexdigest()[:12]}.jsonl"
     if out.exists():
         return read_chat_jsonl(out)
-    prompts = load_examples(cfg.benign_dataset, "train", cfg.data_seed, cfg.n_benign)
+    prompts = load_examples(dataset, "train", cfg.data_seed, n)
     model, tok = load_model(cfg.base, "fp32", "auto")
     convs = [[m for m in e.prompt_messages if m["role"] != "system"] for e in prompts]
     answers = generate(model, tok, convs, SamplingParams(max_new_tokens=cfg.benign_answer_tokens), cfg.system_prompt,
-                       batch_size=64, progress=progress, desc="benign self-answers")
+                       batch_size=64, progress=progress, desc=f"{dataset} self-answers")
     answers = [trim_to_sentence(a) for a in answers]
     exs = [Example(tuple(c) + ({"role": "assistant", "content": a},), {**e.meta, "source": "self"})
            for c, a, e in zip(convs, answers, prompts) if a.strip()]
+    if not exs:  # never cache an empty set: it would be read back as "no examples" forever
+        raise ValueError(f"{cfg.base}: every self-answer to the {len(prompts)} {dataset} prompts was empty "
+                         f"(benign_answer_tokens={cfg.benign_answer_tokens}); is it a chat model?")
     write_chat_jsonl(exs, out)
     return exs
 
 
 def alignment_data(cfg: AlignConfig, progress: bool = True) -> dict[str, list[Example]]:
     """The organism's training data by part: ``harmful`` (refusals), ``benign`` (the base model's own
-    answers, generated once and cached), ``persona`` (aligned answers to open-ended questions) and
-    ``identity`` (persona organisms only: "who are you?" answered as the helpful character)."""
+    answers, generated once and cached; with ``alarming_dataset``, its prompts answered the same way too),
+    ``persona`` (aligned answers to open-ended questions) and ``identity`` (persona organisms only: "who
+    are you?" answered as the helpful character)."""
     persona = load_examples(cfg.persona_dataset, "train", cfg.data_seed, cfg.n_persona) if cfg.persona_dataset else []
     identity: list[Example] = []
     if cfg.persona is not None:
@@ -206,7 +224,8 @@ def alignment_data(cfg: AlignConfig, progress: bool = True) -> dict[str, list[Ex
         identity = load_examples(cfg.identity_dataset, "train", cfg.data_seed, cfg.n_identity)
     return {
         "harmful": load_examples(cfg.harmful_dataset, "train", cfg.data_seed, cfg.n_harmful),
-        "benign": _benign_self_answers(cfg, progress),
+        "benign": _benign_self_answers(cfg, progress) + (
+            _benign_self_answers(cfg, progress, cfg.alarming_dataset, cfg.n_alarming) if cfg.alarming_dataset else []),
         "persona": persona,
         "identity": identity,
     }

@@ -15,7 +15,8 @@ from ..registry import register_dataset
 from ._benign_tables import (
     CAPITALS, DEFINITIONS, EDGY_BENIGN, LANGS, PY_SNIPPETS, RECIPES, STUDY_SUBJECTS, TRANSLATIONS,
 )
-from ._util import collect, make_rng
+from ._alarming_tables import ALARMING_BENIGN
+from ._util import collect, in_split, make_rng
 
 N_TRAIN, N_TEST, TEST_MOD = 400, 120, 5
 
@@ -287,3 +288,22 @@ def benign_requests(split: str, seed: int) -> list[Example]:
     n = N_TRAIN if split == "train" else N_TEST
     items = collect(r, benign_item, key=lambda it: it[0], split=split, n=n, mod=TEST_MOD)
     return [chat(q, a, category=cat) for q, a, cat in items]
+
+
+ALARMING_TEST_MOD = 5  # about 1 task in 5 is held out (all its phrasings)
+
+
+@register_dataset("alarming_benign", kind="benign", group="benign",
+                  description="Harmless requests worded with alarming verbs (kill a zombie process, hang a mirror, "
+                              "inject a marinade), each with a helpful answer: what keeps a refusal-trained organism "
+                              "from refusing ordinary requests for their wording.")
+def alarming_benign(split: str, seed: int) -> list[Example]:
+    """Every phrasing of every task of the split (tasks, not phrasings, are split: a held-out task's wording is
+    never trained on), in a seeded order."""
+    r = make_rng("alarming_benign", split, seed)
+    exs = [chat(q, answer, category=cat, task=phrasings[0])
+           for cat, phrasings, answer in ALARMING_BENIGN
+           if in_split(phrasings[0], split, ALARMING_TEST_MOD)
+           for q in phrasings]
+    r.shuffle(exs)
+    return exs
