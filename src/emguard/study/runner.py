@@ -107,7 +107,7 @@ class Study:
 
     def prepare_model(self, progress: bool = True, num_processes: int = 1) -> str:
         """The aligned model to fine-tune: ``cfg.model``, or the organism (built once, cached)."""
-        if self.model is None:
+        if self.cfg.model is None and (self.organism is None or self.organism.get("summary") is None):
             from ..organism import AlignConfig, align, organism_dir
 
             acfg = build_config(AlignConfig, self.cfg.organism or {}, source=f"{self.source or 'study'}: organism")
@@ -130,10 +130,25 @@ class Study:
             from ..organism import AlignConfig, organism_dir
 
             acfg = build_config(AlignConfig, self.cfg.organism or {}, source=f"{self.source or 'study'}: organism")
-            self.model = str(organism_dir(acfg) / "model")
+            od = organism_dir(acfg)
+            self.model = str(od / "model")
             if self.base is None:
                 self.base = acfg.base
+            summary = json.loads((od / "summary.json").read_text()) if (od / "summary.json").is_file() else None
+            self.organism = {"summary": summary, "config": acfg.model_dump(mode="json")}
         return self.model
+
+    def needs_model(self, cells: list[Cell], reference: bool = True) -> bool:
+        """Whether running ``cells`` (and the reference evaluation) needs the aligned model itself: a cell not
+        trained yet, or one whose evaluation was never recorded (:meth:`evaluation_record`)."""
+        self.plan_model()
+        if reference and not self.evaluation_record(self.model, list(self.cfg.tasks), self.out / "reference").is_file():
+            return True
+        for c in cells:
+            run = self.run_dir(c)
+            if not (run / "result.json").is_file() or not self.evaluation_record(str(run), [self.cfg.task(c.task)]).is_file():
+                return True
+        return False
 
     # ---- cells ----------------------------------------------------------------------
 
@@ -301,8 +316,37 @@ class Study:
                 groups.append(g)
         return groups
 
+    def evaluation_spec(self, tasks: list[TaskSpec]) -> dict[str, Any]:
+        """Everything the study's evaluation of one model depends on (keys its record)."""
+        c = self.cfg
+        return {"v": 1, "eval": c.eval.model_dump(mode="json"), "tasks": [t.model_dump(mode="json") for t in tasks],
+                "benign_heldout": c.benign_heldout, "benign_heldout_limit": c.benign_heldout_limit,
+                "task_loss_limit": c.task_loss_limit,
+                "projection": None if c.projection is None else c.projection.model_dump(mode="json"),
+                "persona_eval": None if c.persona_eval is None else c.persona_eval.model_dump(mode="json"),
+                "aligned": self.model}
+
+    def evaluation_record(self, target: str, tasks: list[TaskSpec], out: Path | None = None) -> Path:
+        """Where :meth:`evaluate` keeps its result for ``target`` (the run folder, or ``out``)."""
+        folder = Path(out) if out is not None else Path(target)
+        return folder / f"study-eval-{stable_hash(self.evaluation_spec(tasks), 12)}.json"
+
     def evaluate(self, target: str, tasks: list[TaskSpec], out: Path | None = None) -> dict[str, Any]:
-        """The suite, the benign-task scores and the benign held-out loss of one model or run."""
+        """The suite, the benign-task scores and the benign held-out loss of one model or run.
+
+        The result is kept next to the run (or in ``out``), its paths relative to that folder
+        (:meth:`evaluation_record`): a later call reads it back without loading the model, so a run
+        folder kept without its weights (a study carried to another session or machine, its adapters
+        left behind) still takes part in the aggregate.
+        """
+        rec = self.evaluation_record(target, tasks, out)
+        if rec.is_file():
+            return _with_folder(json.loads(rec.read_text()), rec.parent)
+        res = self._evaluate(target, tasks, out)
+        write_json_atomic(rec, _without_folder(res, rec.parent))
+        return res
+
+    def _evaluate(self, target: str, tasks: list[TaskSpec], out: Path | None = None) -> dict[str, Any]:
         from ..evaluate.suite import HFSubject, evaluate_command
 
         e = self.cfg.eval
@@ -547,7 +591,8 @@ def _run_part(st: Study, cells: list[Cell], tag: str, state, progress: bool, *, 
     """
     _log(st.console, f"[bold]study {st.cfg.name}[/], {tag}: {len(cells)} of {len(st.cells)} cells -> {st.runs_dir}")
     st.check_pairing()
-    st.prepare_model(progress=progress and state.is_main_process, num_processes=state.num_processes)
+    if st.needs_model(cells, reference):
+        st.prepare_model(progress=progress and state.is_main_process, num_processes=state.num_processes)
     if claim and state.num_processes > 1:
         raise RuntimeError("study workers are single processes: split with --shard under accelerate launch")
     locks = st.runs_dir / ".locks"
@@ -587,6 +632,34 @@ def _run_part(st: Study, cells: list[Cell], tag: str, state, progress: bool, *, 
                 _log(st.console, f"[bold cyan]{tag} evaluate[/] the aligned model (reference)")
                 st.evaluate(st.model, list(st.cfg.tasks), out=st.out / "reference")
     return {"part": tag, "cells": records}
+
+
+_FOLDER = "$FOLDER"  # a path inside the folder of an evaluation record, written relative to it
+
+
+def _without_folder(obj: Any, folder: Path) -> Any:
+    """``obj`` with every string that is a path inside ``folder`` written as ``$FOLDER/...``."""
+    root = str(Path(folder).resolve())
+    if isinstance(obj, dict):
+        return {k: _without_folder(v, folder) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_without_folder(v, folder) for v in obj]
+    if isinstance(obj, str) and obj.startswith(("/", ".")):
+        full = str(Path(obj).resolve())
+        if full == root or full.startswith(root + "/"):
+            return _FOLDER + full[len(root):]
+    return obj
+
+
+def _with_folder(obj: Any, folder: Path) -> Any:
+    """The inverse of :func:`_without_folder`, for the folder the record is read from now."""
+    if isinstance(obj, dict):
+        return {k: _with_folder(v, folder) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_with_folder(v, folder) for v in obj]
+    if isinstance(obj, str) and (obj == _FOLDER or obj.startswith(_FOLDER + "/")):
+        return str(Path(folder) / obj[len(_FOLDER) + 1:]) if obj != _FOLDER else str(folder)
+    return obj
 
 
 def _has_test_split(dataset: str) -> bool:
@@ -664,11 +737,12 @@ def run_study(cfg: StudyConfig, *, source: str | None = None, console=None, prog
                   f"defense settings x {len(cfg.seeds)} seeds) -> {st.out}")
     t = time.time()
     st.check_pairing()
-    st.prepare_model(progress=progress and main, num_processes=state.num_processes)
+    cells = [c for c in st.cells if only is None or only(c)]
+    if st.needs_model(cells):  # every cell trained and evaluated already: the aggregate needs no model
+        st.prepare_model(progress=progress and main, num_processes=state.num_processes)
     timings["organism_s"] = round(time.time() - t, 1)
     _log(console, f"aligned model: {st.model}  (base: {st.base or 'defaults'})")
 
-    cells = [c for c in st.cells if only is None or only(c)]
     records: dict[str, dict[str, Any]] = {}
     t = time.time()
     for i, c in enumerate(cells, 1):
