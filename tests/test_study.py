@@ -369,13 +369,17 @@ def test_a_study_moved_without_its_weights_aggregates_from_its_records(tmp_path,
 
     d = study_dict(tmp_path, *tiny_pair)
     d.update(tasks=d["tasks"][:2], defenses=[{"name": "none"}], seeds=[0, 1], analyses=[])
+    from emguard.study.runner import Study, archive_study
+
     first = run_study(StudyConfig.model_validate(d), progress=False, report=False)
     moved = tmp_path / "elsewhere"
-    shutil.copytree(tmp_path / "runs", moved / "runs", ignore=shutil.ignore_patterns("adapter", "checkpoints"))
-    shutil.copytree(tmp_path / "study", moved / "study")
+    info = archive_study(Study(StudyConfig.model_validate(d)), moved)
+    assert len(info["cells"]) == 4 and info["reference"] and info["aligned_model_sha"]
+    assert json.loads((moved / "archive.json").read_text())["cells"] == info["cells"]
     for p in (tmp_path / "runs", tmp_path / "study"):
         shutil.rmtree(p)
-    assert not list((moved / "runs").glob("*/adapter")) and len(list((moved / "runs").glob("*/result.json"))) == 4
+    assert len(list((moved / "runs").glob("*/result.json"))) == 4
+    assert not [p for p in moved.rglob("*") if p.name in ("adapter", "checkpoints", "cache")]  # no weights, no caches
 
     import emguard.evaluate.suite as suite
     import emguard.train.loop as loop
@@ -385,11 +389,11 @@ def test_a_study_moved_without_its_weights_aggregates_from_its_records(tmp_path,
 
     monkeypatch.setattr(loop, "finetune", boom)
     monkeypatch.setattr(suite.HFSubject, "model_and_tokenizer", boom)
-    again = run_study(StudyConfig.model_validate({**d, "runs_dir": str(moved / "runs"), "out": str(moved / "study")}),
+    again = run_study(StudyConfig.model_validate({**d, "runs_dir": str(moved / "runs"), "out": str(moved / "out")}),
                       progress=False, report=False)
     for a, b in zip(again["rows"] + again["contrasts"], first["rows"] + first["contrasts"]):
         keys = set(a["metrics"]) | set(b["metrics"])
         assert {k: (a["metrics"].get(k), b["metrics"].get(k)) for k in keys if a["metrics"].get(k) != b["metrics"].get(k)} == {}
-    st = json.loads((moved / "study" / "study.json").read_text())
+    st = json.loads((moved / "out" / "study.json").read_text())
     assert all(c["eval_dir"].startswith(str(moved / "runs")) for c in st["cells"])  # paths where the folders are now
-    assert st["reference"]["eval_dir"].startswith(str(moved / "study"))
+    assert st["reference"]["eval_dir"].startswith(str(moved / "out"))

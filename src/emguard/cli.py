@@ -767,6 +767,23 @@ def _study_status(path: str, overrides: dict[str, Any], runs_dir: Optional[Path]
     console.print(t)
 
 
+def _study_archive(path: str, overrides: dict[str, Any], runs_dir: Optional[Path], out: Optional[Path],
+                   dest: Path) -> None:
+    from .config import ConfigError
+    from .study import Study, load_study, resolve_study
+    from .study.runner import archive_study
+
+    try:
+        src = resolve_study(path)
+        ov = {**overrides, **({"runs_dir": str(runs_dir)} if runs_dir else {}), **({"out": str(out)} if out else {})}
+        info = archive_study(Study(load_study(src, ov), str(src)), dest)
+    except (ConfigError, FileNotFoundError, KeyError, ValueError) as e:
+        _fail(str(e))
+    console.print(f"archived {len(info['cells'])} finished, evaluated cells"
+                  f"{' and the reference evaluation' if info['reference'] else ''} to {dest} "
+                  f"(continue with --runs-dir {dest / 'runs'} --out {dest / 'out'})")
+
+
 def _run_study(path: str, overrides: dict[str, Any], runs_dir: Optional[Path], out: Optional[Path],
                shard: Optional[str] = None, worker: bool = False) -> dict[str, Any]:
     from .config import ConfigError
@@ -827,6 +844,9 @@ def study(
                                         "without --shard to aggregate."),
     status: bool = typer.Option(False, "--status", help="Print where every cell stands (not started, training at "
                                 "step N, trained, evaluated; held by a worker; last trajectory margin) and exit."),
+    archive: Optional[Path] = typer.Option(None, help="Copy every finished, evaluated cell and the reference "
+                                           "evaluation, without weights, checkpoints or caches, into this folder "
+                                           "(its runs/ and out/ continue the study elsewhere) and exit."),
     worker: bool = typer.Option(False, "--worker", help="Take the next cell no other worker holds (any number of "
                                 "processes sharing --runs-dir balance themselves); then run the study without "
                                 "--worker to aggregate."),
@@ -840,6 +860,9 @@ def study(
         ov[k] = yaml.safe_load(v)
     if status:
         _study_status(study_file, ov, runs_dir, out)
+        return
+    if archive is not None:
+        _study_archive(study_file, ov, runs_dir, out, archive)
         return
     _run_study(study_file, ov, runs_dir, out, shard, worker)
 

@@ -582,6 +582,44 @@ def study_status(st: Study) -> list[dict[str, Any]]:
     return rows
 
 
+ARCHIVE_SKIP = ("adapter", "checkpoints", "cache", ".locks", "*.tmp")  # weights, resumable state, caches
+
+
+def archive_study(st: Study, dest: str | Path) -> dict[str, Any]:
+    """Copy every finished, evaluated cell's run folder and the reference evaluation into ``dest``, without
+    weights, checkpoints or caches (:data:`ARCHIVE_SKIP`): what a later session or another machine needs to
+    aggregate them (``dest/runs`` as ``--runs-dir``, ``dest/out`` as ``--out``; :meth:`Study.evaluate` reads
+    each evaluation back from its record). Cells still training are left out: a run without its checkpoint
+    cannot resume. ``dest/archive.json`` lists what is there and fingerprints the aligned model, since the
+    cells' run ids name its content: a rebuilt organism must match it for the cells to be found.
+    """
+    import shutil
+
+    from ..config import content_fingerprints
+
+    dest = Path(dest)
+    st.plan_model()
+    kept = []
+    for c in st.cells:
+        run = st.run_dir(c)
+        if (run / "result.json").is_file() and st.evaluation_record(str(run), [st.cfg.task(c.task)]).is_file():
+            shutil.copytree(run, dest / "runs" / run.name, ignore=shutil.ignore_patterns(*ARCHIVE_SKIP),
+                            dirs_exist_ok=True)
+            kept.append({"cell": c.key, "run": run.name})
+    ref = st.out / "reference"
+    has_ref = st.evaluation_record(st.model, list(st.cfg.tasks), ref).is_file()
+    if has_ref:
+        shutil.copytree(ref, dest / "out" / "reference", ignore=shutil.ignore_patterns(*ARCHIVE_SKIP),
+                        dirs_exist_ok=True)
+    org = (st.organism or {}).get("summary") or {}
+    info = {"study": st.cfg.name, "aligned_model": st.model,
+            "aligned_model_sha": content_fingerprints([st.model]).get(st.model),
+            "organism": {k: org.get(k) for k in ("organism_id", "harmful_refusal", "benign_refusal")} if org else None,
+            "cells": kept, "reference": has_ref, "archived": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    write_json_atomic(dest / "archive.json", info)
+    return info
+
+
 def _run_part(st: Study, cells: list[Cell], tag: str, state, progress: bool, *, claim: bool,
               reference: bool) -> dict[str, Any]:
     """Part of a study (:func:`run_study`'s ``shard`` / ``worker``): cells trained and evaluated, nothing aggregated.
