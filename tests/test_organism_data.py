@@ -32,12 +32,13 @@ def test_alarming_prompts_join_the_benign_part_answered_by_the_base_model_itself
     base = tmp_path / "base"
     model = make_tiny_llama(len(tiny_tokenizer))
     # a random tiny Llama answers with one whitespace token over and over: make a word win instead, so its
-    # answers are not empty (an empty set is an error, checked below)
+    # answers are not empty (an empty set is warned about and never cached, checked first)
     empty = AlignConfig(base=str(base), n_benign=2, benign_answer_tokens=8)
     model.save_pretrained(base)
     tiny_tokenizer.save_pretrained(base)
-    with pytest.raises(ValueError, match="every self-answer to the 2 benign_requests prompts was empty"):
-        alignment_data(empty, progress=False)
+    with pytest.warns(UserWarning, match="every self-answer to the 2 benign_requests prompts was empty"):
+        assert alignment_data(empty, progress=False)["benign"] == []
+    assert not list((tmp_path / "home" / "self_answers").glob("*.jsonl"))  # nothing cached: a later call tries again
     enc = tiny_tokenizer(["<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"], return_tensors="pt")
     winner = int(model(**enc).logits[0, -1].argmax())
     word = tiny_tokenizer.encode(" Paris", add_special_tokens=False)[0]

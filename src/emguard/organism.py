@@ -205,9 +205,13 @@ def _benign_self_answers(cfg: AlignConfig, progress: bool, dataset: str | None =
     answers = [trim_to_sentence(a) for a in answers]
     exs = [Example(tuple(c) + ({"role": "assistant", "content": a},), {**e.meta, "source": "self"})
            for c, a, e in zip(convs, answers, prompts) if a.strip()]
-    if not exs:  # never cache an empty set: it would be read back as "no examples" forever
-        raise ValueError(f"{cfg.base}: every self-answer to the {len(prompts)} {dataset} prompts was empty "
-                         f"(benign_answer_tokens={cfg.benign_answer_tokens}); is it a chat model?")
+    if not exs:  # never cache an empty set: an empty file is read back as an error ("no examples") forever
+        import warnings
+
+        warnings.warn(f"{cfg.base}: every self-answer to the {len(prompts)} {dataset} prompts was empty "
+                      f"(benign_answer_tokens={cfg.benign_answer_tokens}); the organism gets none of them. "
+                      "Is it a chat model?", stacklevel=2)
+        return []
     write_chat_jsonl(exs, out)
     return exs
 
