@@ -741,17 +741,24 @@ def analyze(
 # ---------------------------------------------------------------- studies and reports
 
 
+def _study_from_cli(path: str, overrides: dict[str, Any], runs_dir: Optional[Path], out: Optional[Path]):
+    """(study file, StudyConfig) with ``--runs-dir`` / ``--out`` applied over the ``--set`` overrides."""
+    from .study import load_study, resolve_study
+
+    src = resolve_study(path)
+    ov = {**overrides, **({"runs_dir": str(runs_dir)} if runs_dir else {}), **({"out": str(out)} if out else {})}
+    return src, load_study(src, ov)
+
+
 def _study_status(path: str, overrides: dict[str, Any], runs_dir: Optional[Path], out: Optional[Path]) -> None:
     from rich.table import Table
 
     from .config import ConfigError
-    from .study import Study, load_study, resolve_study
+    from .study import Study
     from .study.runner import study_status
 
     try:
-        src = resolve_study(path)
-        ov = {**overrides, **({"runs_dir": str(runs_dir)} if runs_dir else {}), **({"out": str(out)} if out else {})}
-        cfg = load_study(src, ov)
+        src, cfg = _study_from_cli(path, overrides, runs_dir, out)
         rows = study_status(Study(cfg, str(src)))
     except (ConfigError, FileNotFoundError, KeyError, ValueError) as e:
         _fail(str(e))
@@ -770,13 +777,12 @@ def _study_status(path: str, overrides: dict[str, Any], runs_dir: Optional[Path]
 def _study_archive(path: str, overrides: dict[str, Any], runs_dir: Optional[Path], out: Optional[Path],
                    dest: Path) -> None:
     from .config import ConfigError
-    from .study import Study, load_study, resolve_study
+    from .study import Study
     from .study.runner import archive_study
 
     try:
-        src = resolve_study(path)
-        ov = {**overrides, **({"runs_dir": str(runs_dir)} if runs_dir else {}), **({"out": str(out)} if out else {})}
-        info = archive_study(Study(load_study(src, ov), str(src)), dest)
+        src, cfg = _study_from_cli(path, overrides, runs_dir, out)
+        info = archive_study(Study(cfg, str(src)), dest)
     except (ConfigError, FileNotFoundError, KeyError, ValueError) as e:
         _fail(str(e))
     console.print(f"archived {len(info['cells'])} finished, evaluated cells"
@@ -789,7 +795,7 @@ def _run_study(path: str, overrides: dict[str, Any], runs_dir: Optional[Path], o
     from .config import ConfigError
     from .data import DataError
     from .models import ModelNotFound
-    from .study import load_study, resolve_study, run_study
+    from .study import run_study
     from .study.aggregate import markdown_contrasts, markdown_defense_effects, markdown_table
 
     shard_kn = None
@@ -799,13 +805,7 @@ def _run_study(path: str, overrides: dict[str, Any], runs_dir: Optional[Path], o
             _fail(f"--shard {shard!r}: expected K/N with 1 <= K <= N (e.g. 1/2)")
         shard_kn = (int(m.group(1)), int(m.group(2)))
     try:
-        src = resolve_study(path)
-        ov = dict(overrides)
-        if runs_dir is not None:
-            ov["runs_dir"] = str(runs_dir)
-        if out is not None:
-            ov["out"] = str(out)
-        cfg = load_study(src, ov)
+        src, cfg = _study_from_cli(path, overrides, runs_dir, out)
         summary = run_study(cfg, source=str(src), console=console, shard=shard_kn, worker=worker)
     except (ConfigError, DataError, ModelNotFound, FileNotFoundError, FileExistsError, KeyError, ValueError,
             RuntimeError) as e:
