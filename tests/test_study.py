@@ -359,6 +359,8 @@ def test_cli_status_lists_every_cell_without_training(tmp_path, tiny_pair):
     assert r.exit_code == 0, r.output
     assert "0 of 12 cells evaluated" in r.output and r.output.count("not started") == 12
     assert not (tmp_path / "runs").exists()  # nothing was trained or created
+    narrow = CliRunner().invoke(app, ["study", str(p), "--status"], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0 and "…" not in narrow.output  # a cell's name (and seed) is never cut off
 
 
 def test_a_study_moved_without_its_weights_aggregates_from_its_records(tmp_path, tiny_pair, monkeypatch):

@@ -751,8 +751,6 @@ def _study_from_cli(path: str, overrides: dict[str, Any], runs_dir: Optional[Pat
 
 
 def _study_status(path: str, overrides: dict[str, Any], runs_dir: Optional[Path], out: Optional[Path]) -> None:
-    from rich.table import Table
-
     from .config import ConfigError
     from .study import Study
     from .study.runner import study_status
@@ -763,8 +761,9 @@ def _study_status(path: str, overrides: dict[str, Any], runs_dir: Optional[Path]
     except (ConfigError, FileNotFoundError, KeyError, ValueError) as e:
         _fail(str(e))
     t = Table(title=f"study {cfg.name}: {sum(r['state'] == 'evaluated' for r in rows)} of {len(rows)} cells evaluated")
-    for col in ("cell", "state", "step", "worker", "trajectory", "margin"):
-        t.add_column(col)
+    t.add_column("cell", overflow="fold")  # a narrow terminal wraps the name; never cuts off its seed
+    for col in ("state", "step", "worker", "trajectory", "margin"):
+        t.add_column(col, no_wrap=True)
     for r in rows:
         traj = r.get("trajectory_steps") or []
         t.add_row(r["cell"], r["state"], "" if r["step"] is None else str(r["step"]),
