@@ -74,7 +74,9 @@ class AlignConfig(Frozen):
     n_persona: int | None = Field(None, ge=1, description="Persona examples used (None: all of train).")
     alarming_dataset: str | None = Field(
         None, description="Harmless requests worded with alarming verbs (e.g. alarming_benign), answered by the base "
-        "model itself like the benign ones, against over-refusal of ordinary requests for their wording (None: left out).")
+        "model itself like the benign ones, against over-refusal of ordinary requests for their wording (None: left out). "
+        "Measured on SmolLM2-135M (benchmarks/results/organism.md): benign over-refusal 12.6% -> 3.7%, but held-out "
+        "harmful refusals 94.5% -> 82.9%, so it is not the default.")
     n_alarming: int | None = Field(None, ge=1, description="Alarming-wording prompts used (None: all of train).")
     system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, description="System prompt for examples without one.")
     max_length: int = Field(320, description="Token limit per training example.")
