@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -75,8 +76,7 @@ class AlignConfig(Frozen):
     alarming_dataset: str | None = Field(
         None, description="Harmless requests worded with alarming verbs (e.g. alarming_benign), answered by the base "
         "model itself like the benign ones, against over-refusal of ordinary requests for their wording (None: left out). "
-        "Measured on SmolLM2-135M (benchmarks/results/organism.md): benign over-refusal 12.6% -> 3.7%, but held-out "
-        "harmful refusals 94.5% -> 82.9%, so it is not the default.")
+        "Not the default: on SmolLM2-135M it also lowers held-out harmful refusals (benchmarks/results/organism.md).")
     n_alarming: int | None = Field(None, ge=1, description="Alarming-wording prompts used (None: all of train).")
     system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, description="System prompt for examples without one.")
     max_length: int = Field(320, description="Token limit per training example.")
@@ -208,8 +208,6 @@ def _benign_self_answers(cfg: AlignConfig, progress: bool, dataset: str | None =
     exs = [Example(tuple(c) + ({"role": "assistant", "content": a},), {**e.meta, "source": "self"})
            for c, a, e in zip(convs, answers, prompts) if a.strip()]
     if not exs:  # never cache an empty set: an empty file is read back as an error ("no examples") forever
-        import warnings
-
         warnings.warn(f"{cfg.base}: every self-answer to the {len(prompts)} {dataset} prompts was empty "
                       f"(benign_answer_tokens={cfg.benign_answer_tokens}); the organism gets none of them. "
                       "Is it a chat model?", stacklevel=2)
